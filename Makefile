@@ -1,0 +1,53 @@
+# Front door for humans and CI. `make run` and `make test` work on a fresh Debian 12 machine:
+# they install whatever Debian packages are missing, configure, build, and run.
+DEB_PACKAGES := build-essential cmake pkg-config python3 liburing-dev libyaml-cpp-dev libspdlog-dev catch2 \
+                libsystemd-dev nlohmann-json3-dev libcli11-dev systemd-container clang libclang-rt-14-dev
+JOBS         ?= $(shell nproc)
+BUILD        ?= build
+ASAN_BUILD   ?= build-asan
+CONFIG       ?= etc/ringd/ringd.yaml
+SUDO         := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: all deps configure build run test test-fast asan clean format
+
+all: build
+
+# Install only what is missing, so a machine that has everything never touches apt.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing missing packages:" $$missing; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing || \
+	  { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; }; \
+	fi
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRINGD_SANITIZE=ON
+
+asan: deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Foreground, shipped config, plugins from the build tree. Ctrl-C stops it.
+run: build
+	$(BUILD)/daemon/ringd -c $(CONFIG) --plugin-dir $(BUILD)/plugins
+
+# Every test through ctest: the normal build, then the whole suite again under ASan+UBSan.
+test: build asan
+	ctest --test-dir $(BUILD) --output-on-failure -j 2
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE 'systemd|bench'
+
+# The normal build's suite only (quick local iteration).
+test-fast: build
+	ctest --test-dir $(BUILD) --output-on-failure -j 2
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,293 @@
+// ringd plugin SDK, C++ layer: a handler class and one macro on top of the C ABI in plugin.h.
+//
+// A plugin derives from ringd::Handler, overrides the callbacks it needs, provides a static
+//     static std::unique_ptr<MyHandler> create(const ringd::InstanceArgs& args);
+// that parses args.config_yaml and throws ringd::ConfigError("key", "what was expected") on bad config,
+// and exports itself with
+//     RINGD_EXPORT_HANDLER(MyHandler, "my-plugin", "1.0.0", RINGD_KIND_STREAM)
+//
+// Exceptions thrown from a callback never cross the C ABI: the trampolines below catch them, log through the
+// daemon's logger and abort only that connection. The header has no dependencies beyond the standard library.
+#ifndef RINGD_PLUGIN_HPP
+#define RINGD_PLUGIN_HPP
+
+#include <ringd/plugin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace ringd {
+
+// Thrown by a handler's create() to reject its config; `key` is the dotted path of the offending key
+// (empty for the config as a whole). The host reports it as file:line:col.
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string key, const std::string& message) : std::runtime_error(message), key_(std::move(key)) {}
+    [[nodiscard]] const std::string& key() const noexcept { return key_; }
+
+private:
+    std::string key_;
+};
+
+struct InstanceArgs {
+    const ringd_instance_args* raw;
+    std::string_view listener_name;
+    std::string_view config_yaml;
+    uint32_t socket_kind;
+    uint32_t worker_count;
+};
+
+// Logging for a listener; cheap to copy, valid as long as the instance.
+class Logger {
+public:
+    Logger() = default;
+    Logger(const ringd_host* host, ringd_listener* listener) : host_(host), listener_(listener) {}
+    void log(ringd_log_level level, const std::string& msg) const
+    {
+        if (host_ != nullptr) host_->log(listener_, level, msg.c_str());
+    }
+    void debug(const std::string& msg) const { log(RINGD_LOG_DEBUG, msg); }
+    void info(const std::string& msg) const { log(RINGD_LOG_INFO, msg); }
+    void warn(const std::string& msg) const { log(RINGD_LOG_WARN, msg); }
+    void error(const std::string& msg) const { log(RINGD_LOG_ERROR, msg); }
+
+private:
+    const ringd_host* host_ = nullptr;
+    ringd_listener* listener_ = nullptr;
+};
+
+// A stream connection as seen from one callback. A thin value wrapper: copy it freely within the callback,
+// but the underlying ringd_conn is valid only until on_close returns.
+class Connection {
+public:
+    Connection(const ringd_host* host, ringd_conn* conn) : host_(host), conn_(conn) {}
+
+    int send(std::string_view bytes) const { return host_->send(conn_, bytes.data(), bytes.size()); }
+    int send(std::span<const std::byte> bytes) const { return host_->send(conn_, bytes.data(), bytes.size()); }
+    // Hands a string to the host without copying it.
+    int send(std::string&& bytes) const
+    {
+        auto* owned = new std::string(std::move(bytes));
+        return host_->send_owned(
+            conn_, owned->data(), owned->size(),
+            [](void*, void* ctx) { delete static_cast<std::string*>(ctx); }, owned);
+    }
+    // Reserve `len` bytes at the end of the output queue, fill them with `fill(uint8_t*)`, commit.
+    template <class Fill>
+    int send_in_place(std::size_t len, Fill&& fill) const
+    {
+        uint8_t* out = host_->send_reserve(conn_, len);
+        if (out == nullptr) return -1;
+        fill(out);
+        host_->send_commit(conn_, len);
+        return 0;
+    }
+    int close() const { return host_->close(conn_, RINGD_CLOSE_AFTER_FLUSH); }
+    int abort() const { return host_->close(conn_, RINGD_CLOSE_ABORT); }
+    int shutdown_write() const { return host_->shutdown_write(conn_); }
+    int pause_reading() const { return host_->pause_reading(conn_); }
+    int resume_reading() const { return host_->resume_reading(conn_); }
+    int peer_address(sockaddr* addr, socklen_t* len) const { return host_->peer_address(conn_, addr, len); }
+    int local_address(sockaddr* addr, socklen_t* len) const { return host_->local_address(conn_, addr, len); }
+    template <class T>
+    [[nodiscard]] T* user() const
+    {
+        return static_cast<T*>(host_->get_user(conn_));
+    }
+    void set_user(void* user) const { host_->set_user(conn_, user); }
+    int64_t start_timer(uint64_t delay_ms, void* arg = nullptr) const
+    {
+        return host_->timer_start(conn_, delay_ms, arg);
+    }
+    int cancel_timer(int64_t id) const { return host_->timer_cancel(conn_, id); }
+    int spawn(const ringd_spawn_request& request, ringd_spawn_done_fn done, void* ctx) const
+    {
+        return host_->spawn(conn_, &request, done, ctx);
+    }
+    [[nodiscard]] ringd_conn* raw() const { return conn_; }
+
+private:
+    const ringd_host* host_;
+    ringd_conn* conn_;
+};
+
+// One received datagram, valid during on_datagram only.
+class Datagram {
+public:
+    Datagram(const ringd_host* host, ringd_datagram* dgram, std::span<const std::byte> payload,
+             const sockaddr* peer, socklen_t peer_len)
+        : host_(host), dgram_(dgram), payload_(payload), peer_(peer), peer_len_(peer_len)
+    {}
+    [[nodiscard]] std::span<const std::byte> payload() const { return payload_; }
+    [[nodiscard]] const sockaddr* peer() const { return peer_; }
+    [[nodiscard]] socklen_t peer_len() const { return peer_len_; }
+    int reply(std::span<const std::byte> bytes) const
+    {
+        return host_->send_datagram(dgram_, bytes.data(), bytes.size(), nullptr, 0);
+    }
+    int reply(std::string_view bytes) const
+    {
+        return host_->send_datagram(dgram_, bytes.data(), bytes.size(), nullptr, 0);
+    }
+
+private:
+    const ringd_host* host_;
+    ringd_datagram* dgram_;
+    std::span<const std::byte> payload_;
+    const sockaddr* peer_;
+    socklen_t peer_len_;
+};
+
+// Base class of a plugin's per-listener instance. Callbacks for different connections may run concurrently
+// on different workers (see plugin.h), so keep per-connection state behind Connection::user().
+class Handler {
+public:
+    explicit Handler(const InstanceArgs& args) : host_(args.raw->host), log_(args.raw->host, args.raw->listener) {}
+    virtual ~Handler() = default;
+    Handler(const Handler&) = delete;
+    Handler& operator=(const Handler&) = delete;
+
+    // Return false to refuse the connection.
+    virtual bool on_open(Connection) { return true; }
+    virtual void on_data(Connection, std::span<const std::byte>) {}
+    // Default: close once everything queued has been sent.
+    virtual void on_peer_shutdown(Connection conn) { conn.close(); }
+    virtual void on_close(Connection, ringd_close_reason) {}
+    virtual void on_datagram(const Datagram&) {}
+    virtual void on_timer(Connection, int64_t /*timer_id*/, void* /*arg*/) {}
+
+    [[nodiscard]] const ringd_host* host() const { return host_; }
+    [[nodiscard]] const Logger& log() const { return log_; }
+
+private:
+    const ringd_host* host_;
+    Logger log_;
+};
+
+namespace detail {
+
+inline void copy_truncated(char* dst, std::size_t cap, std::string_view src)
+{
+    const std::size_t n = src.size() < cap - 1 ? src.size() : cap - 1;
+    std::memcpy(dst, src.data(), n);
+    dst[n] = '\0';
+}
+
+// Reports an exception escaping a connection callback and aborts that connection.
+inline void connection_failed(Handler* handler, ringd_conn* conn, const char* where) noexcept
+{
+    try {
+        throw;
+    } catch (const std::exception& e) {
+        handler->log().error(std::string(where) + " threw: " + e.what());
+    } catch (...) {
+        handler->log().error(std::string(where) + " threw a non-standard exception");
+    }
+    if (conn != nullptr) handler->host()->close(conn, RINGD_CLOSE_ABORT);
+}
+
+template <class H>
+struct Trampolines {
+    static int create(const ringd_instance_args* args, void** instance, ringd_error* error) noexcept
+    {
+        try {
+            InstanceArgs a{args, args->listener_name, std::string_view(args->config_yaml, args->config_len),
+                           args->socket_kind, args->worker_count};
+            std::unique_ptr<H> handler = H::create(a);
+            *instance = static_cast<Handler*>(handler.release());
+            return 0;
+        } catch (const ConfigError& e) {
+            copy_truncated(error->message, sizeof error->message, e.what());
+            copy_truncated(error->key, sizeof error->key, e.key());
+        } catch (const std::exception& e) {
+            copy_truncated(error->message, sizeof error->message, e.what());
+        } catch (...) {
+            copy_truncated(error->message, sizeof error->message, "unknown error while creating the instance");
+        }
+        return -1;
+    }
+    static void destroy(void* instance) noexcept { delete static_cast<Handler*>(instance); }
+    static Handler* self(void* instance) { return static_cast<Handler*>(instance); }
+
+    static int on_open(void* instance, ringd_conn* conn) noexcept
+    {
+        try {
+            return self(instance)->on_open(Connection(self(instance)->host(), conn)) ? 0 : -1;
+        } catch (...) {
+            connection_failed(self(instance), nullptr, "on_open");
+            return -1;
+        }
+    }
+    static void on_data(void* instance, ringd_conn* conn, const uint8_t* data, std::size_t len) noexcept
+    {
+        try {
+            self(instance)->on_data(Connection(self(instance)->host(), conn),
+                                    std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), len));
+        } catch (...) {
+            connection_failed(self(instance), conn, "on_data");
+        }
+    }
+    static void on_peer_shutdown(void* instance, ringd_conn* conn) noexcept
+    {
+        try {
+            self(instance)->on_peer_shutdown(Connection(self(instance)->host(), conn));
+        } catch (...) {
+            connection_failed(self(instance), conn, "on_peer_shutdown");
+        }
+    }
+    static void on_close(void* instance, ringd_conn* conn, ringd_close_reason reason) noexcept
+    {
+        try {
+            self(instance)->on_close(Connection(self(instance)->host(), conn), reason);
+        } catch (...) {
+            connection_failed(self(instance), nullptr, "on_close");
+        }
+    }
+    static void on_datagram(void* instance, ringd_datagram* dgram, const uint8_t* data, std::size_t len,
+                            const sockaddr* peer, socklen_t peer_len) noexcept
+    {
+        try {
+            self(instance)->on_datagram(
+                Datagram(self(instance)->host(), dgram,
+                         std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), len), peer, peer_len));
+        } catch (...) {
+            connection_failed(self(instance), nullptr, "on_datagram");
+        }
+    }
+    static void on_timer(void* instance, ringd_conn* conn, int64_t id, void* arg) noexcept
+    {
+        try {
+            self(instance)->on_timer(Connection(self(instance)->host(), conn), id, arg);
+        } catch (...) {
+            connection_failed(self(instance), conn, "on_timer");
+        }
+    }
+
+    static const ringd_plugin_descriptor* descriptor(const char* name, const char* version, uint32_t kinds) noexcept
+    {
+        static const ringd_plugin_descriptor d = {
+            RINGD_PLUGIN_ABI_VERSION, sizeof(ringd_plugin_descriptor), name, version, kinds,
+            &create, &destroy, &on_open, &on_data, &on_peer_shutdown, &on_close, &on_datagram, &on_timer,
+        };
+        return &d;
+    }
+};
+
+} // namespace detail
+} // namespace ringd
+
+// Exports HandlerClass as this shared object's plugin. Use once, at namespace scope, in one source file.
+#define RINGD_EXPORT_HANDLER(HandlerClass, name, version, kinds)                                             \
+    extern "C" RINGD_PLUGIN_EXPORT const ringd_plugin_descriptor* ringd_plugin_entry_v1(void)                \
+    {                                                                                                        \
+        return ::ringd::detail::Trampolines<HandlerClass>::descriptor(name, version, kinds);                 \
+    }
+
+#endif // RINGD_PLUGIN_HPP

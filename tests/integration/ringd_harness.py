@@ -1,0 +1,250 @@
+"""Starts the real ringd binary for integration tests and talks to it over real sockets.
+
+Stdlib only. ctest passes the paths through the environment (see ringd_add_py_test in tests/CMakeLists.txt):
+RINGD_BIN, RINGD_PLUGIN_DIR (shipped plugins), RINGD_TEST_PLUGIN_DIR (test-only plugins).
+
+Readiness is ringd's own sd_notify READY=1: the harness listens on a private NOTIFY_SOCKET, exactly as systemd
+does, so a test never sleeps hoping the daemon is up.
+
+    with Ringd(listeners=[listener("echo", tcp(port), "echo-upper")]) as d:
+        s = socket.create_connection(("127.0.0.1", port))
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+RINGD_BIN = os.environ.get("RINGD_BIN", "build/daemon/ringd")
+PLUGIN_DIR = os.environ.get("RINGD_PLUGIN_DIR", "build/plugins")
+TEST_PLUGIN_DIR = os.environ.get("RINGD_TEST_PLUGIN_DIR", "build/test-plugins")
+SANITIZED = os.environ.get("RINGD_SANITIZE", "0") in ("1", "ON", "TRUE", "true")
+
+
+def free_port(kind=socket.SOCK_STREAM, family=socket.AF_INET):
+    """A port the kernel just handed out on loopback for `kind`, free at the time of the call."""
+    host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    with socket.socket(family, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def free_ports(n, kind=socket.SOCK_STREAM):
+    """n distinct free ports (held open together so they differ)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, kind)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def tcp(port, host="127.0.0.1"):
+    return f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
+
+
+def udp(port, host="127.0.0.1"):
+    return f"udp://[{host}]:{port}" if ":" in host else f"udp://{host}:{port}"
+
+
+def listener(name, listen, plugin, config=None, **extra):
+    """One `listeners:` entry. `extra` carries allow/deny/limits."""
+    entry = {"name": name, "listen": listen, "plugin": plugin}
+    if config is not None:
+        entry["config"] = config
+    entry.update(extra)
+    return entry
+
+
+def test_plugin(name):
+    """Absolute path of a test-only plugin .so (built by tests/plugins)."""
+    return os.path.join(TEST_PLUGIN_DIR, name + ".so")
+
+
+class RingdFailedToStart(Exception):
+    pass
+
+
+class Ringd:
+    """A running ringd with a generated config. Use as a context manager; it is always stopped on exit.
+
+    listeners: list of listener dicts; config: extra top-level keys (workers, limits, shutdown_timeout...);
+    config_text: a raw YAML document instead of the generated one; args: extra command-line arguments.
+    """
+
+    def __init__(self, listeners=None, config=None, config_text=None, args=(), workers=2,
+                 ready_timeout=20.0, env=None, expect_ready=True):
+        self.tmp = tempfile.TemporaryDirectory(prefix="ringd-test-")
+        self.dir = self.tmp.name
+        self.config_path = os.path.join(self.dir, "ringd.yaml")
+        if config_text is None:
+            doc = {"workers": workers, "plugin_dir": PLUGIN_DIR, "log": {"level": "debug"},
+                   "listeners": listeners or []}
+            doc.update(config or {})
+            config_text = json.dumps(doc, indent=2)  # JSON is YAML
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+        self.args = list(args)
+        self.ready_timeout = ready_timeout
+        self.extra_env = env or {}
+        self.expect_ready = expect_ready
+        self.proc = None
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self.notifications = []
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self):
+        self.notify_path = os.path.join(self.dir, "notify.sock")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        env = dict(os.environ)
+        env["NOTIFY_SOCKET"] = self.notify_path
+        env.pop("JOURNAL_STREAM", None)
+        env.pop("LISTEN_FDS", None)
+        env.update(self.extra_env)
+        cmd = [RINGD_BIN, "-c", self.config_path] + self.args
+        self._stderr = open(self.stderr_path, "wb")
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr,
+                                     env=env)
+        if self.expect_ready:
+            self.wait_for_notification("READY=1", self.ready_timeout)
+        return self
+
+    def wait_for_notification(self, text, timeout=10.0):
+        """Block until ringd sends an sd_notify datagram containing `text`; returns the datagram."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for msg in self.notifications:
+                if text in msg:
+                    self.notifications.remove(msg)
+                    return msg
+            if self.proc.poll() is not None:
+                raise RingdFailedToStart(f"ringd exited with {self.proc.returncode} before {text!r}:\n" + self.log())
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RingdFailedToStart(f"no {text!r} from ringd within {timeout}s:\n" + self.log())
+            self.notify.settimeout(min(left, 0.2))
+            try:
+                self.notifications.append(self.notify.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Send `sig` and wait for exit; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"ringd did not exit within {timeout}s after signal {sig}:\n" + self.log())
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if hasattr(self, "notify"):
+            self.notify.close()
+        if hasattr(self, "_stderr"):
+            self._stderr.close()
+        self.tmp.cleanup()
+
+    # -- observation ---------------------------------------------------------------------------------------
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def rss_kib(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def open_fds(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def write_config(self, text):
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+
+def run_ringd(args, timeout=30.0, env=None):
+    """Run ringd to completion (e.g. --check-config); returns CompletedProcess with text output."""
+    full_env = dict(os.environ)
+    full_env.pop("NOTIFY_SOCKET", None)
+    full_env.update(env or {})
+    return subprocess.run([RINGD_BIN] + list(args), capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+# -- small socket helpers ----------------------------------------------------------------------------------
+
+def recv_exactly(sock, n, timeout=10.0):
+    sock.settimeout(timeout)
+    chunks = []
+    got = 0
+    while got < n:
+        chunk = sock.recv(min(n - got, 1 << 20))
+        if not chunk:
+            raise AssertionError(f"connection closed after {got} of {n} bytes")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def recv_until_eof(sock, timeout=10.0, limit=1 << 26):
+    sock.settimeout(timeout)
+    chunks = []
+    total = 0
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise AssertionError("peer sent more than the limit")
+
+
+def connect(port, host="127.0.0.1", timeout=10.0):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    return s
+
+
+def main():
+    """Entry point for test scripts: unittest with verbose output (ctest shows it on failure)."""
+    unittest.main(verbosity=2)
