@@ -1,0 +1,88 @@
+// The daemon's configuration as loaded from ringd.yaml and its `include:` drop-ins, fully validated.
+// Loading either returns a Config that is safe to act on, or throws ConfigErrors listing *every* problem,
+// each naming file:line:col, the listener (when there is one) and what was expected.
+#pragma once
+
+#include "config/endpoint.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ringd::config {
+
+struct Location {
+    std::string file;
+    int line = 0;   // 1-based
+    int column = 0; // 1-based
+    [[nodiscard]] std::string str() const; // "file:line:col"
+};
+
+struct Limits {
+    uint32_t max_connections = 10000;                  // per listener
+    std::chrono::milliseconds idle_timeout{60'000};    // 0 = none
+    uint64_t max_output_buffer = 1024 * 1024;          // per connection, bytes
+};
+
+struct ListenerConfig {
+    std::string name;
+    Endpoint endpoint;
+    std::filesystem::path plugin_path; // resolved: absolute, or plugin_dir / (plugin + ".so")
+    std::vector<Cidr> allow;           // empty = everyone (subject to deny)
+    std::vector<Cidr> deny;
+    Limits limits;                     // defaults merged with the listener's own `limits:`
+    std::string plugin_config_yaml;    // the `config:` mapping re-emitted as YAML; "{}" when absent
+    Location where;                    // the listener's entry
+    Location plugin_where;             // its `plugin:` value (for plugin load errors)
+    // Dotted key path inside `config:` -> where it was written. The empty key is the `config:` node itself
+    // (or the listener entry when there is no `config:`). Used to place plugin-reported errors.
+    std::map<std::string, Location> config_key_locations;
+
+    [[nodiscard]] const Location& locate_config_key(const std::string& dotted_key) const;
+};
+
+struct Config {
+    unsigned workers = 1;                       // `auto` resolves to the number of online CPUs
+    std::filesystem::path plugin_dir;           // absolute
+    std::string log_level = "info";             // trace, debug, info, warn, error
+    Limits limits;                              // the top-level defaults
+    std::chrono::milliseconds shutdown_timeout{5'000};
+    std::vector<ListenerConfig> listeners;      // main file first, then includes in sorted path order
+    std::vector<std::filesystem::path> files;   // every file read (main + includes)
+};
+
+struct Diagnostic {
+    Location where;
+    std::string listener; // empty when not about one listener
+    std::string message;
+    [[nodiscard]] std::string str() const; // "file:line:col: listener 'x': message" (listener part optional)
+};
+
+class ConfigErrors : public std::runtime_error {
+public:
+    explicit ConfigErrors(std::vector<Diagnostic> diagnostics);
+    [[nodiscard]] const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+
+private:
+    std::vector<Diagnostic> diagnostics_;
+};
+
+struct LoadOptions {
+    std::optional<std::filesystem::path> plugin_dir_override; // --plugin-dir
+    bool check_plugin_files = true;                           // a missing .so is an error
+};
+
+// Reads `file` and its includes. Throws ConfigErrors.
+[[nodiscard]] Config load_config(const std::filesystem::path& file, const LoadOptions& options = {});
+
+// Parses YAML text as if it were the file `file_name` (relative paths resolve against base_dir).
+// Includes are read from disk. Throws ConfigErrors. This is what the unit tests drive.
+[[nodiscard]] Config parse_config(const std::string& yaml_text, const std::string& file_name,
+                                  const std::filesystem::path& base_dir, const LoadOptions& options = {});
+
+} // namespace ringd::config

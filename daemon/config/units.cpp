@@ -1,0 +1,99 @@
+// Durations and byte sizes as written in ringd.yaml ("60s", "1MiB"). Deliberately strict: no spaces, no signs,
+// no fractions and case-sensitive units, so that "1mb" or "1.5s" is an error rather than a guess.
+#include "config/units.hpp"
+
+#include "config/endpoint.hpp" // ParseError
+
+#include <array>
+#include <charconv>
+#include <limits>
+#include <optional>
+#include <string>
+
+namespace ringd::config {
+namespace {
+
+struct Unit {
+    std::string_view suffix;
+    uint64_t factor;
+};
+
+constexpr std::array duration_units{Unit{"ms", 1}, Unit{"s", 1'000}, Unit{"m", 60'000}, Unit{"h", 3'600'000}};
+
+constexpr std::array size_units{
+    Unit{"", 1},
+    Unit{"B", 1},
+    Unit{"KiB", uint64_t{1} << 10},
+    Unit{"MiB", uint64_t{1} << 20},
+    Unit{"GiB", uint64_t{1} << 30},
+    Unit{"kB", 1'000},
+    Unit{"MB", 1'000'000},
+    Unit{"GB", 1'000'000'000},
+};
+
+std::string quoted(std::string_view text)
+{
+    return '"' + std::string(text) + '"';
+}
+
+struct Number {
+    uint64_t value = 0;
+    std::string_view suffix;
+};
+
+// Splits "64KiB" into 64 and "KiB". Throws `invalid` when the text does not start with a digit (this is also
+// what rejects "-5s" and "+5s"), and a "too large" error when the digits alone overflow.
+Number split_number(std::string_view text, const std::string& invalid, std::string_view kind)
+{
+    if (text.empty() || text.front() < '0' || text.front() > '9') throw ParseError(invalid);
+    Number number;
+    const char* end = text.data() + text.size();
+    auto [rest, ec] = std::from_chars(text.data(), end, number.value);
+    if (ec == std::errc::result_out_of_range)
+        throw ParseError(std::string(kind) + ' ' + quoted(text) + " is too large");
+    number.suffix = std::string_view(rest, static_cast<size_t>(end - rest));
+    return number;
+}
+
+// value * factor, or nullopt when that exceeds `max`.
+std::optional<uint64_t> scaled(uint64_t value, uint64_t factor, uint64_t max)
+{
+    if (value != 0 && factor > max / value) return std::nullopt;
+    return value * factor;
+}
+
+} // namespace
+
+std::chrono::milliseconds parse_duration(std::string_view text)
+{
+    const std::string invalid = "expected a duration like 60s, 500ms or 0, got " + quoted(text);
+    const Number number = split_number(text, invalid, "duration");
+    // A bare number is only unambiguous when it is 0: "60" could mean seconds or milliseconds.
+    if (number.suffix.empty()) {
+        if (number.value != 0) throw ParseError(invalid + " (a unit is required unless the value is 0)");
+        return std::chrono::milliseconds{0};
+    }
+    constexpr auto max_ms = static_cast<uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max());
+    for (const Unit& unit : duration_units) {
+        if (unit.suffix != number.suffix) continue;
+        const auto ms = scaled(number.value, unit.factor, max_ms);
+        if (!ms) throw ParseError("duration " + quoted(text) + " is too large");
+        return std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(*ms)};
+    }
+    throw ParseError(invalid);
+}
+
+uint64_t parse_size(std::string_view text)
+{
+    const std::string invalid = "expected a size like 1MiB, 64KiB or 4096, got " + quoted(text);
+    const Number number = split_number(text, invalid, "size");
+    for (const Unit& unit : size_units) {
+        if (unit.suffix != number.suffix) continue;
+        const auto bytes = scaled(number.value, unit.factor, std::numeric_limits<uint64_t>::max());
+        if (!bytes) throw ParseError("size " + quoted(text) + " is too large");
+        return *bytes;
+    }
+    throw ParseError(invalid);
+}
+
+} // namespace ringd::config
