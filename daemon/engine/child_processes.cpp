@@ -1,0 +1,334 @@
+// Spawned commands: posix_spawn (or fork for run_as), pipes and pidfd through the ring, timeouts by group.
+#include "engine/child_processes.hpp"
+
+#include "engine/user_data.hpp"
+#include "engine/worker.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ringd::engine {
+
+namespace {
+
+constexpr std::size_t read_chunk = 16 * 1024;
+constexpr auto kill_grace = std::chrono::seconds(1);
+const char* const default_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", nullptr};
+
+int pidfd_open(pid_t pid) { return int(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// argv[0] without a slash is looked up in the PATH of the child's environment, never in ringd's own.
+std::string resolve_program(const char* name, const char* const* envp)
+{
+    if (std::strchr(name, '/') != nullptr) return name;
+    std::string path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char* const* e = envp; *e != nullptr; ++e) {
+        if (std::strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
+    }
+    std::size_t start = 0;
+    while (start <= path.size()) {
+        std::size_t end = path.find(':', start);
+        if (end == std::string::npos) end = path.size();
+        std::string candidate = path.substr(start, end - start) + "/" + name;
+        if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+        start = end + 1;
+    }
+    return {};
+}
+
+// fork path, used only when the child must run as another user: posix_spawn cannot change credentials.
+// Between fork and exec only async-signal-safe calls are made.
+pid_t fork_as(const std::string& program, char* const* argv, char* const* envp, const char* cwd, int out_fd,
+              int err_fd, int64_t uid, int64_t gid)
+{
+    const pid_t pid = ::fork();
+    if (pid != 0) return pid;
+    ::setpgid(0, 0);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(126);
+    if (gid >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(gid)) != 0)) ::_exit(126);
+    if (uid >= 0 && ::setuid(uid_t(uid)) != 0) ::_exit(126);
+    if (::chdir(cwd) != 0) ::_exit(126);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(program.c_str(), argv, envp);
+    ::_exit(127);
+}
+
+pid_t spawn_plain(const std::string& program, char* const* argv, char* const* envp, const char* cwd, int out_fd,
+                  int err_fd, int& err)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    // Own process group, so a timeout can signal the command and everything it started; and an empty signal
+    // mask, since ringd's threads block the signals it reads through signalfd.
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    sigset_t all;
+    sigfillset(&all);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    err = posix_spawn(&pid, program.c_str(), &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return err == 0 ? pid : -1;
+}
+
+} // namespace
+
+struct ChildProcesses::Child {
+    uint32_t index = 0;
+    uint32_t generation = 0;
+    bool in_use = false;
+    pid_t pid = -1;
+    UniqueFd pidfd;
+    UniqueFd out_fd;
+    UniqueFd err_fd;
+    uint32_t conn_index = 0;
+    uint32_t conn_generation = 0;
+    ringd_spawn_done_fn done = nullptr;
+    void* ctx = nullptr;
+    bool orphaned = false;
+    std::string out;
+    std::string err;
+    uint64_t max_output = 0;
+    bool truncated = false;
+    bool exited = false;
+    int status = 0; // si_code / si_status from waitid
+    int code = 0;
+    bool out_eof = false;
+    bool err_eof = false;
+    int pending_ops = 0;
+    Clock::time_point started{};
+    std::optional<Clock::time_point> term_at;
+    std::optional<Clock::time_point> kill_at;
+    bool timed_out = false;
+    std::unique_ptr<char[]> out_buf{new char[read_chunk]};
+    std::unique_ptr<char[]> err_buf{new char[read_chunk]};
+};
+
+ChildProcesses::ChildProcesses(Worker& worker) : worker_(worker) {}
+
+ChildProcesses::~ChildProcesses() { kill_all(); }
+
+int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const ringd_spawn_request& request,
+                          ringd_spawn_done_fn done, void* ctx, Clock::time_point now)
+{
+    if (request.argv == nullptr || request.argv[0] == nullptr) return -EINVAL;
+    const char* const* envp = request.envp != nullptr ? request.envp : default_env;
+    const std::string program = resolve_program(request.argv[0], envp);
+    if (program.empty()) return -ENOENT;
+    if (::access(program.c_str(), X_OK) != 0) return -errno;
+
+    int out_pipe[2];
+    int err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return -errno;
+    UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) return -errno;
+    UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
+
+    auto argv = const_cast<char* const*>(request.argv);
+    auto env = const_cast<char* const*>(envp);
+    const char* cwd = request.cwd != nullptr ? request.cwd : "/";
+    int err = 0;
+    pid_t pid;
+    if (request.run_as_uid >= 0 || request.run_as_gid >= 0) {
+        pid = fork_as(program, argv, env, cwd, out_w.get(), err_w.get(), request.run_as_uid, request.run_as_gid);
+        if (pid < 0) err = errno;
+    } else {
+        pid = spawn_plain(program, argv, env, cwd, out_w.get(), err_w.get(), err);
+    }
+    if (pid < 0) return -err;
+    UniqueFd pidfd(pidfd_open(pid));
+    if (!pidfd) {
+        // Without a pidfd we cannot watch it through the ring; don't leave it running unobserved.
+        const int e = errno;
+        ::kill(-pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return -e;
+    }
+
+    uint32_t index;
+    if (!free_.empty()) {
+        index = free_.back();
+        free_.pop_back();
+    } else {
+        index = uint32_t(children_.size());
+        children_.push_back(std::make_unique<Child>());
+    }
+    Child& c = *children_[index];
+    const uint32_t generation = c.generation + 1;
+    c = Child{};
+    c.index = index;
+    c.generation = generation;
+    c.in_use = true;
+    c.pid = pid;
+    c.pidfd = std::move(pidfd);
+    c.out_fd = std::move(out_r);
+    c.err_fd = std::move(err_r);
+    c.conn_index = conn_index;
+    c.conn_generation = conn_generation;
+    c.done = done;
+    c.ctx = ctx;
+    c.max_output = request.max_output;
+    c.started = now;
+    if (request.timeout_ms > 0) c.term_at = now + std::chrono::milliseconds(request.timeout_ms);
+    ++running_;
+
+    io_uring_sqe* sqe = worker_.ring().sqe();
+    io_uring_prep_poll_add(sqe, c.pidfd.get(), POLLIN);
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::child_pidfd, index, c.generation));
+    ++c.pending_ops;
+    arm_read(c, false);
+    arm_read(c, true);
+    return 0;
+}
+
+void ChildProcesses::arm_read(Child& c, bool is_stderr)
+{
+    io_uring_sqe* sqe = worker_.ring().sqe();
+    io_uring_prep_read(sqe, is_stderr ? c.err_fd.get() : c.out_fd.get(), is_stderr ? c.err_buf.get() : c.out_buf.get(),
+                       read_chunk, 0);
+    io_uring_sqe_set_data64(sqe, make_user_data(is_stderr ? Op::child_stderr : Op::child_stdout, c.index, c.generation));
+    ++c.pending_ops;
+}
+
+void ChildProcesses::on_pidfd(uint32_t index, int /*res*/, Clock::time_point now)
+{
+    Child& c = *children_[index];
+    --c.pending_ops;
+    siginfo_t info{};
+    if (::waitid(idtype_t(P_PIDFD), id_t(c.pidfd.get()), &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0) {
+        c.exited = true;
+        c.status = info.si_code;
+        c.code = info.si_status;
+    } else {
+        c.exited = true; // the poll fired, so it is gone; report what we can
+        c.status = CLD_KILLED;
+        c.code = SIGKILL;
+    }
+    // Stragglers of its group may still hold the pipes open; give them a moment, then kill the group.
+    if (!c.out_eof || !c.err_eof) {
+        const auto deadline = now + kill_grace;
+        if (!c.kill_at || *c.kill_at > deadline) c.kill_at = deadline;
+    }
+    maybe_finish(c, now);
+}
+
+void ChildProcesses::on_output(uint32_t index, bool is_stderr, int res, Clock::time_point now)
+{
+    Child& c = *children_[index];
+    --c.pending_ops;
+    if (res <= 0) {
+        (is_stderr ? c.err_eof : c.out_eof) = true;
+        maybe_finish(c, now);
+        return;
+    }
+    std::string& sink = is_stderr ? c.err : c.out;
+    const char* buf = is_stderr ? c.err_buf.get() : c.out_buf.get();
+    const uint64_t kept = c.out.size() + c.err.size();
+    const uint64_t room = kept < c.max_output ? c.max_output - kept : 0;
+    // Past max_output we keep reading (so the child never blocks on a full pipe) but keep nothing.
+    if (uint64_t(res) > room) c.truncated = true;
+    sink.append(buf, std::size_t(uint64_t(res) < room ? uint64_t(res) : room));
+    arm_read(c, is_stderr);
+}
+
+void ChildProcesses::maybe_finish(Child& c, Clock::time_point now)
+{
+    if (!c.exited || !c.out_eof || !c.err_eof || c.pending_ops > 0) return;
+    const uint32_t index = c.index;
+    if (!c.orphaned && c.done != nullptr) {
+        ringd_spawn_result r{};
+        r.struct_size = sizeof r;
+        r.exit_code = c.status == CLD_EXITED ? c.code : -1;
+        r.term_signal = (c.status == CLD_KILLED || c.status == CLD_DUMPED) ? c.code : 0;
+        r.timed_out = c.timed_out ? 1 : 0;
+        r.truncated = c.truncated ? 1 : 0;
+        r.duration_us = uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count());
+        r.stdout_data = reinterpret_cast<const uint8_t*>(c.out.data());
+        r.stdout_len = c.out.size();
+        r.stderr_data = reinterpret_cast<const uint8_t*>(c.err.data());
+        r.stderr_len = c.err.size();
+        worker_.deliver_spawn_result(c.conn_index, c.conn_generation, c.done, c.ctx, r);
+    }
+    release(index);
+}
+
+void ChildProcesses::release(uint32_t index)
+{
+    Child& c = *children_[index];
+    c.in_use = false;
+    c.pidfd.reset();
+    c.out_fd.reset();
+    c.err_fd.reset();
+    std::string().swap(c.out);
+    std::string().swap(c.err);
+    free_.push_back(index);
+    --running_;
+}
+
+void ChildProcesses::forget_connection(uint32_t conn_index, uint32_t conn_generation)
+{
+    for (auto& child : children_) {
+        Child& c = *child;
+        if (!c.in_use || c.orphaned || c.conn_index != conn_index || c.conn_generation != conn_generation) continue;
+        c.orphaned = true;
+        ::kill(-c.pid, SIGKILL);
+    }
+}
+
+std::optional<Clock::time_point> ChildProcesses::run_deadlines(Clock::time_point now)
+{
+    std::optional<Clock::time_point> next;
+    auto consider = [&next](Clock::time_point t) {
+        if (!next || t < *next) next = t;
+    };
+    for (auto& child : children_) {
+        Child& c = *child;
+        if (!c.in_use) continue;
+        if (c.term_at && *c.term_at <= now) {
+            c.timed_out = true;
+            c.term_at.reset();
+            ::kill(-c.pid, SIGTERM);
+            c.kill_at = now + kill_grace;
+        }
+        if (c.kill_at && *c.kill_at <= now) {
+            c.kill_at.reset();
+            ::kill(-c.pid, SIGKILL);
+        }
+        if (c.term_at) consider(*c.term_at);
+        if (c.kill_at) consider(*c.kill_at);
+    }
+    return next;
+}
+
+void ChildProcesses::kill_all()
+{
+    for (auto& child : children_) {
+        if (child->in_use) ::kill(-child->pid, SIGKILL);
+    }
+}
+
+} // namespace ringd::engine

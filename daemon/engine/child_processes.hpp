@@ -1,0 +1,57 @@
+// ChildProcesses: commands spawned for plugins (ringd_host.spawn), run without ever blocking the worker.
+//
+// Each child gets stdin from /dev/null, stdout and stderr pipes read through the ring, its own process
+// group, and a pidfd polled through the ring to observe its exit. A timeout sends SIGTERM to the whole group,
+// then SIGKILL a second later. The result goes back to the connection once the child has exited and both
+// pipes are at EOF (or the group was killed). If the connection closes first, the group is killed and the
+// child reaped; the plugin's callback is not called.
+#pragma once
+
+#include "engine/ring.hpp"
+#include "engine/timer_queue.hpp"
+#include "util/unique_fd.hpp"
+
+#include <ringd/plugin.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ringd::engine {
+
+class Worker;
+
+class ChildProcesses {
+public:
+    explicit ChildProcesses(Worker& worker);
+    ~ChildProcesses();
+    ChildProcesses(const ChildProcesses&) = delete;
+    ChildProcesses& operator=(const ChildProcesses&) = delete;
+
+    // Returns 0 or a negative errno.
+    int spawn(uint32_t conn_index, uint32_t conn_generation, const ringd_spawn_request& request,
+              ringd_spawn_done_fn done, void* ctx, Clock::time_point now);
+    void on_pidfd(uint32_t index, int res, Clock::time_point now);
+    void on_output(uint32_t index, bool is_stderr, int res, Clock::time_point now);
+    // Kills the groups of every child spawned for this connection; their results are discarded.
+    void forget_connection(uint32_t conn_index, uint32_t conn_generation);
+    // Sends signals whose time has come; returns the next deadline, if any.
+    std::optional<Clock::time_point> run_deadlines(Clock::time_point now);
+    void kill_all();
+    [[nodiscard]] std::size_t running() const { return running_; }
+
+private:
+    struct Child;
+    void arm_read(Child& child, bool is_stderr);
+    void maybe_finish(Child& child, Clock::time_point now);
+    void release(uint32_t index);
+
+    Worker& worker_;
+    std::vector<std::unique_ptr<Child>> children_;
+    std::vector<uint32_t> free_;
+    std::size_t running_ = 0;
+};
+
+} // namespace ringd::engine

@@ -1,0 +1,94 @@
+// Connection and ListenerSlot: the whole per-connection and per-listener state of one worker, in one place
+// (like Redis's client struct), so the event handlers in worker_stream.cpp read top to bottom.
+#pragma once
+
+#include "engine/listener.hpp"
+#include "engine/output_queue.hpp"
+#include "engine/timer_queue.hpp"
+
+#include <ringd/plugin.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ringd::engine {
+
+class Worker;
+struct Connection;
+
+// Intrusive doubly-linked list of connections (no allocation per insert). A connection is in at most one:
+// its slot's idle list while open (least recently active first), or the worker's closing list.
+class ConnectionList {
+public:
+    void push_back(Connection* c);
+    void remove(Connection* c);
+    void move_to_back(Connection* c);
+    [[nodiscard]] Connection* front() const { return head_; }
+    [[nodiscard]] bool empty() const { return head_ == nullptr; }
+
+private:
+    Connection* head_ = nullptr;
+    Connection* tail_ = nullptr;
+};
+
+// A worker's view of one Listener.
+struct ListenerSlot {
+    std::shared_ptr<Listener> listener;
+    uint32_t index = 0;
+    uint32_t generation = 0;
+    int fd = -1;
+    bool armed = false;    // the multishot accept (stream) or recvmsg (datagram) is in flight
+    bool retiring = false; // takes no new connections; freed once empty
+    std::optional<Clock::time_point> drain_deadline; // removed listener: connections left then are closed
+    std::optional<Clock::time_point> rearm_at;        // accept back-off after EMFILE/ENFILE
+    uint32_t connections = 0;
+    ConnectionList idle; // open connections of this slot, least recently active first
+    msghdr recvmsg_shape{}; // datagram: tells multishot recvmsg how much name space to leave per buffer
+};
+
+struct Connection {
+    static constexpr unsigned max_send_iov = 8;
+
+    Worker* worker = nullptr;
+    ListenerSlot* slot = nullptr;
+    uint32_t index = 0;
+    uint32_t generation = 0;
+    int fd = -1;
+    void* user = nullptr;
+    OutputQueue out;
+    std::string held_input; // data that arrived after the plugin paused reading, delivered on resume
+
+    Clock::time_point last_active{};
+    Clock::time_point close_deadline{}; // closing: abort if not closed cleanly by then
+    Connection* list_prev = nullptr;
+    Connection* list_next = nullptr;
+    bool in_idle_list = false;
+    bool in_closing_list = false;
+    std::vector<int64_t> timers; // live timer ids, cancelled at teardown
+
+    uint16_t inflight = 0; // SQEs whose completions are still owed; the slot is reused only at 0
+    bool recv_armed = false;
+    bool recv_cancel_sent = false;
+    bool send_in_flight = false;
+    bool peer_eof = false;
+    bool paused_by_plugin = false;
+    bool paused_by_backpressure = false;
+    bool close_requested = false;  // close after flush
+    bool abort_requested = false;  // reset as soon as the current callback returns
+    bool write_shutdown_requested = false;
+    bool write_shutdown_sent = false;
+    bool torn_down = false;
+    bool opened = false; // on_open has run, so on_close is owed
+    ringd_close_reason close_reason = RINGD_CLOSE_LOCAL;
+
+    msghdr send_msg{};
+    iovec send_iov[max_send_iov]{};
+
+    [[nodiscard]] bool closing() const { return close_requested || abort_requested || torn_down; }
+};
+
+} // namespace ringd::engine

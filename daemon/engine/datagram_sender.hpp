@@ -1,0 +1,44 @@
+// DatagramSender: a worker's in-flight datagram replies. Each reply is copied into a send slot and queued as
+// a sendmsg SQE; all SQEs of one loop iteration go to the kernel in one submit, which is the batching that
+// makes UDP echo cheaper than a recvfrom/sendto loop.
+//
+// Bounded: at most max_in_flight sends and max_bytes of payload. Past either cap a reply is dropped (UDP may
+// drop) and counted; the caller reports -ENOBUFS to the plugin.
+#pragma once
+
+#include "engine/ring.hpp"
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace ringd::engine {
+
+class DatagramSender {
+public:
+    static constexpr unsigned max_in_flight = 4096;
+    static constexpr std::size_t max_bytes = 16u << 20;
+
+    // Queues one datagram on `fd`; false if a cap was reached (nothing queued).
+    [[nodiscard]] bool send(Ring& ring, int fd, const void* data, std::size_t len, const sockaddr* to,
+                            socklen_t to_len);
+    void on_complete(uint32_t index);
+    [[nodiscard]] unsigned in_flight() const { return in_flight_; }
+
+private:
+    struct Slot {
+        msghdr msg{};
+        iovec iov{};
+        sockaddr_storage to{};
+        std::vector<std::byte> payload;
+    };
+    std::vector<std::unique_ptr<Slot>> slots_;
+    std::vector<uint32_t> free_;
+    unsigned in_flight_ = 0;
+    std::size_t bytes_ = 0;
+};
+
+} // namespace ringd::engine

@@ -1,0 +1,89 @@
+// Engine: worker lifecycle and cross-thread commands.
+#include "engine/engine.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+namespace ringd::engine {
+
+Engine::Engine(const EngineOptions& options)
+{
+    for (unsigned i = 0; i < options.workers; ++i) {
+        WorkerOptions wo;
+        wo.index = i;
+        wo.worker_count = options.workers;
+        wo.close_timeout = options.close_timeout;
+        workers_.push_back(std::make_unique<Worker>(wo));
+    }
+}
+
+Engine::~Engine()
+{
+    if (!threads_.empty()) {
+        begin_shutdown(std::chrono::milliseconds(0));
+        join();
+    }
+}
+
+void Engine::start()
+{
+    // Workers never handle signals: the main thread reads them from its signalfd. Block them here too, in
+    // case the caller has not, before the threads inherit the mask.
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) sigaddset(&blocked, sig);
+    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+    for (auto& worker : workers_) {
+        threads_.emplace_back([w = worker.get()] {
+            pthread_setname_np(pthread_self(), ("ringd-w" + std::to_string(w->index())).c_str());
+            w->run();
+        });
+    }
+}
+
+void Engine::add_listener(const std::shared_ptr<Listener>& listener)
+{
+    for (auto& worker : workers_) worker->post([listener](Worker& w) { w.add_listener(listener); });
+}
+
+void Engine::retire_listener(const std::shared_ptr<Listener>& listener,
+                             std::optional<std::chrono::milliseconds> drain_after)
+{
+    for (auto& worker : workers_) {
+        worker->post([listener, drain_after](Worker& w) {
+            std::optional<Clock::time_point> deadline;
+            if (drain_after) deadline = Clock::now() + *drain_after;
+            w.retire_listener(listener.get(), deadline);
+        });
+    }
+}
+
+void Engine::begin_shutdown(std::chrono::milliseconds timeout)
+{
+    const auto deadline = Clock::now() + timeout;
+    for (auto& worker : workers_) worker->post([deadline](Worker& w) { w.begin_shutdown(deadline); });
+}
+
+void Engine::join()
+{
+    for (auto& t : threads_) {
+        if (t.joinable()) t.join();
+    }
+    threads_.clear();
+}
+
+uint64_t Engine::live_connections() const
+{
+    uint64_t total = 0;
+    for (const auto& w : workers_) total += w->live_connections();
+    return total;
+}
+
+Clock::time_point Engine::oldest_heartbeat() const
+{
+    int64_t oldest = INT64_MAX;
+    for (const auto& w : workers_) oldest = std::min(oldest, w->heartbeat_ns());
+    return Clock::time_point(Clock::duration(oldest));
+}
+
+} // namespace ringd::engine

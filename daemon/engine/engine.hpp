@@ -1,0 +1,48 @@
+// Engine: the worker threads, each with its own ring, and the commands that change what they serve.
+// Listeners are added, retired and replaced at run time by posting commands to every worker; the calls here
+// return at once (the main thread never blocks on a worker, except in join()).
+#pragma once
+
+#include "engine/listener.hpp"
+#include "engine/worker.hpp"
+
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace ringd::engine {
+
+struct EngineOptions {
+    unsigned workers = 1;
+    std::chrono::milliseconds close_timeout{5000};
+};
+
+class Engine {
+public:
+    // Creates every worker's ring before starting any thread, so an unusable io_uring is reported (thrown)
+    // before anything runs.
+    explicit Engine(const EngineOptions& options);
+    ~Engine(); // shuts down (if not yet) and joins
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    void start();
+    void add_listener(const std::shared_ptr<Listener>& listener);
+    // Stops accepting on `listener`; with a drain deadline, connections still open then are closed.
+    void retire_listener(const std::shared_ptr<Listener>& listener,
+                         std::optional<std::chrono::milliseconds> drain_after);
+    void begin_shutdown(std::chrono::milliseconds timeout);
+    void join();
+
+    [[nodiscard]] unsigned worker_count() const { return unsigned(workers_.size()); }
+    [[nodiscard]] uint64_t live_connections() const;
+    // The oldest worker heartbeat: a loop that stops turning makes this fall behind.
+    [[nodiscard]] Clock::time_point oldest_heartbeat() const;
+
+private:
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::vector<std::thread> threads_;
+};
+
+} // namespace ringd::engine

@@ -1,0 +1,138 @@
+// Binding listener sockets, and the Listener's admission checks.
+#include "engine/listener.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace ringd::engine {
+
+namespace {
+
+[[noreturn]] void fail(const config::Endpoint& ep, const char* what, int err)
+{
+    std::string msg = "cannot " + std::string(what) + " " + ep.text + ": " + std::strerror(err);
+    if (err == EADDRINUSE) msg += " (another process is listening there)";
+    if (err == EACCES && !ep.is_unix()) msg += " (ports below 1024 need CAP_NET_BIND_SERVICE)";
+    throw std::runtime_error(msg);
+}
+
+int socket_type(const config::Endpoint& ep) { return ep.transport == config::Transport::udp ? SOCK_DGRAM : SOCK_STREAM; }
+
+void set_int_option(int fd, int level, int name, int value, const config::Endpoint& ep, const char* what)
+{
+    if (setsockopt(fd, level, name, &value, sizeof value) != 0) fail(ep, what, errno);
+}
+
+UniqueFd open_socket(const config::Endpoint& ep)
+{
+    UniqueFd fd(::socket(ep.family(), socket_type(ep) | SOCK_CLOEXEC, 0));
+    if (!fd) fail(ep, "create a socket for", errno);
+    if (ep.family() == AF_INET6) set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, ep, "set IPV6_V6ONLY on");
+    return fd;
+}
+
+void bind_and_listen(int fd, const config::Endpoint& ep)
+{
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&ep.address), ep.address_len) != 0) fail(ep, "bind", errno);
+    if (ep.is_stream() && ::listen(fd, SOMAXCONN) != 0) fail(ep, "listen on", errno);
+}
+
+// SO_REUSEPORT lets every socket with the option and the same owner join a port, so a second ringd (or any
+// other root process) could silently share our port instead of failing. Bind once without it first: that
+// fails with EADDRINUSE if anyone holds the port, and succeeds over mere TIME_WAIT leftovers (SO_REUSEADDR).
+void probe_port_is_free(const config::Endpoint& ep)
+{
+    UniqueFd probe = open_socket(ep);
+    if (ep.is_stream()) set_int_option(probe.get(), SOL_SOCKET, SO_REUSEADDR, 1, ep, "set SO_REUSEADDR on");
+    if (::bind(probe.get(), reinterpret_cast<const sockaddr*>(&ep.address), ep.address_len) != 0) {
+        fail(ep, "bind", errno);
+    }
+}
+
+// A socket file left behind by a crashed ringd would make bind fail; remove it only if nobody answers there.
+void remove_stale_unix_socket(const config::Endpoint& ep)
+{
+    const std::string path = ep.unix_path();
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0) return;
+    if (!S_ISSOCK(st.st_mode)) {
+        throw std::runtime_error("cannot bind " + ep.text + ": " + path + " exists and is not a socket");
+    }
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (probe && ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&ep.address), ep.address_len) == 0) {
+        fail(ep, "bind", EADDRINUSE);
+    }
+    ::unlink(path.c_str());
+}
+
+} // namespace
+
+ListenerSockets::ListenerSockets(config::Endpoint endpoint, std::vector<UniqueFd> fds, bool owns_path)
+    : endpoint_(std::move(endpoint)), fds_(std::move(fds)), owns_unix_path_(owns_path)
+{}
+
+ListenerSockets::~ListenerSockets()
+{
+    if (owns_unix_path_) ::unlink(endpoint_.unix_path().c_str());
+}
+
+std::shared_ptr<ListenerSockets> ListenerSockets::bind(const config::Endpoint& ep, unsigned workers)
+{
+    std::vector<UniqueFd> fds;
+    if (ep.is_unix()) {
+        if (!ep.is_abstract_unix()) remove_stale_unix_socket(ep);
+        UniqueFd fd = open_socket(ep);
+        bind_and_listen(fd.get(), ep);
+        fds.push_back(std::move(fd));
+        return std::shared_ptr<ListenerSockets>(new ListenerSockets(ep, std::move(fds), !ep.is_abstract_unix()));
+    }
+    probe_port_is_free(ep);
+    for (unsigned w = 0; w < workers; ++w) {
+        UniqueFd fd = open_socket(ep);
+        // SO_REUSEADDR: restart right after a stop despite TIME_WAIT. SO_REUSEPORT: one socket per worker.
+        set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, ep, "set SO_REUSEADDR on");
+        set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, ep, "set SO_REUSEPORT on");
+        bind_and_listen(fd.get(), ep);
+        fds.push_back(std::move(fd));
+    }
+    return std::shared_ptr<ListenerSockets>(new ListenerSockets(ep, std::move(fds), false));
+}
+
+std::shared_ptr<ListenerSockets> ListenerSockets::adopt(const config::Endpoint& ep, UniqueFd fd)
+{
+    std::vector<UniqueFd> fds;
+    fds.push_back(std::move(fd));
+    return std::shared_ptr<ListenerSockets>(new ListenerSockets(ep, std::move(fds), false));
+}
+
+Listener::Listener(config::ListenerConfig config, std::shared_ptr<ListenerSockets> sockets,
+                   std::shared_ptr<plugin_host::PluginInstance> plugin)
+    : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin))
+{}
+
+bool Listener::admits(const sockaddr* peer) const
+{
+    for (const config::Cidr& c : config_.deny) {
+        if (c.contains(peer)) return false;
+    }
+    if (config_.allow.empty()) return true;
+    for (const config::Cidr& c : config_.allow) {
+        if (c.contains(peer)) return true;
+    }
+    return false;
+}
+
+bool Listener::try_add_connection()
+{
+    const uint32_t now = open_connections_.fetch_add(1, std::memory_order_relaxed);
+    if (now < config_.limits.max_connections) return true;
+    open_connections_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+}
+
+} // namespace ringd::engine

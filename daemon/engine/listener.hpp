@@ -1,0 +1,84 @@
+// Listener: one configured `listeners:` entry as the engine runs it. Built on the main thread (sockets bound,
+// plugin instance created), then shared read-only with every worker; only the counters change.
+//
+// ListenerSockets are the bound sockets of one address. They live apart from the Listener so that a reload
+// which changes a listener's plugin config can hand the very same sockets to its successor: the address
+// never stops accepting.
+#pragma once
+
+#include "config/config.hpp"
+#include "plugin_host/plugin.hpp"
+#include "util/unique_fd.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ringd::engine {
+
+class ListenerSockets {
+public:
+    // Binds `endpoint`: with SO_REUSEPORT one socket per worker for TCP/UDP (the kernel spreads connections
+    // and datagrams across workers), one shared socket for Unix stream sockets. Throws std::runtime_error
+    // with a message naming the address and the cause.
+    [[nodiscard]] static std::shared_ptr<ListenerSockets> bind(const config::Endpoint& endpoint, unsigned workers);
+    // Wraps a socket inherited from systemd (socket activation); it is shared by all workers.
+    [[nodiscard]] static std::shared_ptr<ListenerSockets> adopt(const config::Endpoint& endpoint, UniqueFd fd);
+    ~ListenerSockets();
+    ListenerSockets(const ListenerSockets&) = delete;
+    ListenerSockets& operator=(const ListenerSockets&) = delete;
+
+    [[nodiscard]] int fd_for_worker(unsigned worker) const
+    {
+        return fds_.size() == 1 ? fds_[0].get() : fds_[worker % fds_.size()].get();
+    }
+    [[nodiscard]] const config::Endpoint& endpoint() const { return endpoint_; }
+
+private:
+    ListenerSockets(config::Endpoint endpoint, std::vector<UniqueFd> fds, bool owns_path);
+    config::Endpoint endpoint_;
+    std::vector<UniqueFd> fds_;
+    bool owns_unix_path_; // we created the socket file, so we remove it
+};
+
+struct ListenerCounters {
+    std::atomic<uint64_t> accepted{0};
+    std::atomic<uint64_t> refused_max_connections{0};
+    std::atomic<uint64_t> refused_acl{0};
+    std::atomic<uint64_t> plugin_failures{0};
+    std::atomic<uint64_t> datagrams{0};
+    std::atomic<uint64_t> datagrams_refused_acl{0};
+    std::atomic<uint64_t> datagrams_dropped{0};
+};
+
+class Listener {
+public:
+    Listener(config::ListenerConfig config, std::shared_ptr<ListenerSockets> sockets,
+             std::shared_ptr<plugin_host::PluginInstance> plugin);
+
+    [[nodiscard]] const config::ListenerConfig& config() const { return config_; }
+    [[nodiscard]] const std::string& name() const { return config_.name; }
+    [[nodiscard]] const std::shared_ptr<ListenerSockets>& sockets() const { return sockets_; }
+    [[nodiscard]] const std::shared_ptr<plugin_host::PluginInstance>& plugin() const { return plugin_; }
+    [[nodiscard]] bool is_datagram() const { return config_.endpoint.transport == config::Transport::udp; }
+    [[nodiscard]] bool has_acl() const { return !config_.allow.empty() || !config_.deny.empty(); }
+    // deny wins over allow; an empty allow list allows everyone not denied.
+    [[nodiscard]] bool admits(const sockaddr* peer) const;
+
+    // Counts a new connection against max_connections; false (and nothing counted) when full.
+    [[nodiscard]] bool try_add_connection();
+    void remove_connection() { open_connections_.fetch_sub(1, std::memory_order_relaxed); }
+    [[nodiscard]] uint32_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+
+    ListenerCounters counters;
+
+private:
+    config::ListenerConfig config_;
+    std::shared_ptr<ListenerSockets> sockets_;
+    std::shared_ptr<plugin_host::PluginInstance> plugin_;
+    std::atomic<uint32_t> open_connections_{0};
+};
+
+} // namespace ringd::engine

@@ -1,0 +1,106 @@
+// Ring setup with graceful fallback, and the submit/wait primitive every worker loop is built on.
+#include "engine/ring.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace ringd::engine {
+
+namespace {
+
+int try_init(io_uring& ring, unsigned sq_entries, unsigned cq_entries, unsigned flags)
+{
+    io_uring_params params{};
+    params.flags = flags | IORING_SETUP_CQSIZE;
+    params.cq_entries = cq_entries;
+    return io_uring_queue_init_params(sq_entries, &ring, &params);
+}
+
+} // namespace
+
+std::string describe_io_uring_error(int err)
+{
+    switch (err) {
+    case ENOSYS:
+        return "io_uring is not available: the kernel lacks it (ENOSYS); ringd needs Linux 6.0 or newer";
+    case EPERM:
+        return "io_uring is not permitted (EPERM): check the sysctl kernel.io_uring_disabled, a seccomp "
+               "filter (container runtimes often block io_uring_setup) or the io_uring_group sysctl";
+    case ENOMEM:
+        return "io_uring setup ran out of memory (ENOMEM): raise RLIMIT_MEMLOCK (LimitMEMLOCK=) or the "
+               "kernel's memory for rings";
+    case EMFILE:
+    case ENFILE:
+        return "io_uring setup failed: too many open files";
+    default:
+        return std::string("io_uring setup failed: ") + std::strerror(err);
+    }
+}
+
+Ring::Ring(unsigned sq_entries, unsigned cq_entries, bool start_disabled)
+{
+    const unsigned extra = start_disabled ? IORING_SETUP_R_DISABLED : 0u;
+    struct Attempt {
+        unsigned flags;
+        const char* name;
+    };
+    // DEFER_TASKRUN runs completion work only when this thread waits, which both saves IPIs and matches our
+    // one-thread-per-ring model. Older kernels reject the flags with EINVAL, so fall back step by step.
+    const Attempt attempts[] = {
+        {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+         "single-issuer, deferred task-run"},
+        {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN, "cooperative task-run"},
+        {0, "plain"},
+    };
+    int err = 0;
+    for (const Attempt& attempt : attempts) {
+        err = try_init(ring_, sq_entries, cq_entries, attempt.flags | extra);
+        if (err == 0) {
+            setup_description_ = attempt.name;
+            return;
+        }
+        if (err != -EINVAL) break; // only "flags not supported" is worth another attempt
+    }
+    throw std::runtime_error(describe_io_uring_error(-err));
+}
+
+Ring::~Ring() { io_uring_queue_exit(&ring_); }
+
+void Ring::enable()
+{
+    // liburing 2.3 declares io_uring_enable_rings() but its shared library does not export it.
+    if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
+        throw std::runtime_error(std::string("enabling io_uring: ") + std::strerror(errno));
+    }
+}
+
+io_uring_sqe* Ring::sqe()
+{
+    io_uring_sqe* s = io_uring_get_sqe(&ring_);
+    while (s == nullptr) {
+        io_uring_submit(&ring_);
+        s = io_uring_get_sqe(&ring_);
+    }
+    return s;
+}
+
+void Ring::submit_and_wait(std::optional<std::chrono::nanoseconds> timeout)
+{
+    if (!timeout) {
+        io_uring_submit_and_wait(&ring_, 1);
+        return;
+    }
+    const auto ns = timeout->count() < 0 ? 0 : timeout->count();
+    __kernel_timespec ts{};
+    ts.tv_sec = ns / 1'000'000'000;
+    ts.tv_nsec = ns % 1'000'000'000;
+    io_uring_cqe* cqe = nullptr;
+    // -ETIME (timeout) and -EINTR are normal wake-ups; real errors surface through the CQEs themselves.
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+}
+
+} // namespace ringd::engine

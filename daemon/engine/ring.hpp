@@ -1,0 +1,60 @@
+// Ring: one io_uring instance, owned by one worker thread.
+#pragma once
+
+#include <liburing.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ringd::engine {
+
+class Ring {
+public:
+    // Throws std::runtime_error naming the cause when io_uring cannot be used (kernel, sysctl, seccomp,
+    // memlock). Tries SINGLE_ISSUER|DEFER_TASKRUN first, then COOP_TASKRUN, then plain.
+    // A ring created with `start_disabled` accepts registrations but no submissions until enable() is called
+    // on the thread that will own it: SINGLE_ISSUER binds the ring to the thread that enables it.
+    Ring(unsigned sq_entries, unsigned cq_entries, bool start_disabled = false);
+
+    // Makes a ring created with start_disabled usable, owned by the calling thread.
+    void enable();
+    ~Ring();
+    Ring(const Ring&) = delete;
+    Ring& operator=(const Ring&) = delete;
+
+    // A free SQE; submits pending ones first if the SQ is full. Never returns null.
+    [[nodiscard]] io_uring_sqe* sqe();
+
+    // Submits pending SQEs and waits for at least one completion, or until `timeout` (if given) passes.
+    void submit_and_wait(std::optional<std::chrono::nanoseconds> timeout);
+
+    // Calls f(cqe) for every completion ready now, then marks them seen.
+    template <class F>
+    unsigned drain(F&& f)
+    {
+        unsigned head = 0;
+        unsigned count = 0;
+        io_uring_cqe* cqe = nullptr;
+        io_uring_for_each_cqe(&ring_, head, cqe)
+        {
+            f(*cqe);
+            ++count;
+        }
+        io_uring_cq_advance(&ring_, count);
+        return count;
+    }
+
+    [[nodiscard]] io_uring* raw() { return &ring_; }
+    [[nodiscard]] const std::string& setup_description() const { return setup_description_; }
+
+private:
+    io_uring ring_{};
+    std::string setup_description_;
+};
+
+// Why io_uring_queue_init failed, in words an operator can act on.
+[[nodiscard]] std::string describe_io_uring_error(int err);
+
+} // namespace ringd::engine

@@ -1,0 +1,45 @@
+// TimerQueue: one-shot timers of one worker, ordered by deadline. The worker sleeps in io_uring until the
+// earliest deadline (the wait's own timeout), so timers cost no SQE and no extra syscall.
+// Cancellation is lazy: a cancelled id is dropped from the live map and skipped when it reaches the top.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <unordered_map>
+#include <vector>
+
+namespace ringd::engine {
+
+using Clock = std::chrono::steady_clock;
+
+struct TimerTarget {
+    uint32_t conn_index = 0;
+    uint32_t conn_generation = 0;
+    void* arg = nullptr;
+};
+
+class TimerQueue {
+public:
+    [[nodiscard]] int64_t start(Clock::time_point deadline, TimerTarget target);
+    bool cancel(int64_t id);
+    [[nodiscard]] std::optional<Clock::time_point> next_deadline();
+    // Removes and returns the earliest timer due at `now`, if any.
+    [[nodiscard]] std::optional<std::pair<int64_t, TimerTarget>> pop_due(Clock::time_point now);
+    [[nodiscard]] std::size_t size() const { return live_.size(); }
+
+private:
+    struct Entry {
+        Clock::time_point deadline;
+        int64_t id;
+        bool operator>(const Entry& o) const { return deadline > o.deadline || (deadline == o.deadline && id > o.id); }
+    };
+    void skip_cancelled();
+
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap_;
+    std::unordered_map<int64_t, TimerTarget> live_;
+    int64_t next_id_ = 1;
+};
+
+} // namespace ringd::engine

@@ -1,0 +1,325 @@
+// The worker's event loop: wait, route completions, run timers and deadlines, repeat.
+#include "engine/worker.hpp"
+
+#include "engine/user_data.hpp"
+#include "engine/worker_invoke.hpp"
+
+#include <sys/eventfd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace ringd::engine {
+
+namespace {
+
+// ringd_host.worker_index() takes no argument, so the calling thread's index has to live with the thread.
+thread_local uint32_t current_worker_index = 0;
+
+// Longest sleep without a reason to wake: bounds how stale the watchdog heartbeat can get.
+constexpr auto max_wait = std::chrono::milliseconds(1000);
+// After EMFILE/ENFILE on accept, wait this long before accepting again instead of spinning.
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+
+constexpr uint16_t stream_group = 0;
+
+} // namespace
+
+Worker::Worker(const WorkerOptions& options)
+    : options_(options),
+      ring_(4096, 16384, /*start_disabled=*/true),
+      stream_buffers_(ring_.raw(), stream_group, options.stream_buffers, options.stream_buffer_size),
+      children_(*this),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC))
+{
+    if (!wake_fd_) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+}
+
+Worker::~Worker()
+{
+    // Connections still here at destruction (a failed start) have no plugin callbacks owed; just free them.
+    for (auto& conn : connections_) {
+        if (conn) conn->out.clear(segment_pool_);
+    }
+}
+
+uint32_t Worker::current_index() { return current_worker_index; }
+
+void Worker::post(std::function<void(Worker&)> command)
+{
+    {
+        std::lock_guard lock(commands_mutex_);
+        commands_.push_back(std::move(command));
+    }
+    const uint64_t one = 1;
+    // A full eventfd counter (impossible in practice) still leaves a wake-up pending, so ignoring is safe.
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void Worker::arm_wake()
+{
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_read(sqe, wake_fd_.get(), &wake_value_, sizeof wake_value_, 0);
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::wake, 0));
+}
+
+void Worker::run_commands()
+{
+    std::vector<std::function<void(Worker&)>> batch;
+    {
+        std::lock_guard lock(commands_mutex_);
+        batch.swap(commands_);
+    }
+    for (auto& command : batch) command(*this);
+}
+
+void Worker::run()
+{
+    current_worker_index = options_.index;
+    ring_.enable();
+    now_ = Clock::now();
+    arm_wake();
+    run_commands();
+    while (!finished()) {
+        ring_.submit_and_wait(wait_budget());
+        now_ = Clock::now();
+        heartbeat_ns_.store(now_.time_since_epoch().count(), std::memory_order_relaxed);
+        ring_.drain([this](const io_uring_cqe& cqe) { dispatch(cqe); });
+        // Buffers recycled while handling this batch become visible to the kernel in one store.
+        stream_buffers_.publish();
+        if (datagram_buffers_) datagram_buffers_->publish();
+        run_due_timers();
+        check_idle_and_deadlines();
+    }
+    children_.kill_all();
+}
+
+void Worker::dispatch(const io_uring_cqe& cqe)
+{
+    const uint64_t ud = cqe.user_data;
+    const uint32_t index = user_data_index(ud);
+    switch (user_data_op(ud)) {
+    case Op::ignore:
+        return;
+    case Op::wake:
+        run_commands();
+        if (!finished()) arm_wake();
+        return;
+    case Op::accept:
+        on_accept(*slots_[index], cqe);
+        return;
+    case Op::recvmsg:
+        on_recvmsg(*slots_[index], cqe);
+        return;
+    case Op::sendmsg:
+        datagram_sender_.on_complete(index);
+        return;
+    case Op::recv:
+    case Op::send:
+    case Op::shutdown:
+    case Op::close:
+        break;
+    case Op::child_pidfd:
+        children_.on_pidfd(index, cqe.res, now_);
+        return;
+    case Op::child_stdout:
+    case Op::child_stderr:
+        children_.on_output(index, user_data_op(ud) == Op::child_stderr, cqe.res, now_);
+        return;
+    }
+    Connection* conn = connection_for(cqe);
+    if (conn == nullptr) return;
+    switch (user_data_op(ud)) {
+    case Op::recv:
+        on_recv(*conn, cqe);
+        break;
+    case Op::send:
+        on_send(*conn, cqe);
+        break;
+    case Op::shutdown:
+        on_shutdown_done(*conn, cqe);
+        break;
+    case Op::close:
+        on_close_done(*conn);
+        break;
+    default:
+        break;
+    }
+    maybe_release(*conn);
+}
+
+Connection* Worker::connection_for(const io_uring_cqe& cqe)
+{
+    const uint32_t index = user_data_index(cqe.user_data);
+    if (index >= connections_.size() || !connections_[index]) return nullptr;
+    Connection* conn = connections_[index].get();
+    // A slot is reused only after all its completions arrived, so a mismatch means a bug, not a race.
+    if ((conn->generation & 0xffffffu) != user_data_generation(cqe.user_data)) {
+        spdlog::error("completion for a stale connection slot {} (op {})", index, int(user_data_op(cqe.user_data)));
+        return nullptr;
+    }
+    return conn;
+}
+
+std::optional<std::chrono::nanoseconds> Worker::wait_budget()
+{
+    Clock::time_point wake = now_ + max_wait;
+    auto earlier = [&wake](Clock::time_point t) {
+        if (t < wake) wake = t;
+    };
+    if (auto t = timers_.next_deadline()) earlier(*t);
+    if (auto t = children_.run_deadlines(now_)) earlier(*t);
+    for (auto& slot : slots_) {
+        if (!slot) continue;
+        const auto idle = slot->listener->config().limits.idle_timeout;
+        if (idle.count() > 0 && !slot->idle.empty()) earlier(slot->idle.front()->last_active + idle);
+        if (slot->rearm_at) earlier(*slot->rearm_at);
+        if (slot->drain_deadline) earlier(*slot->drain_deadline);
+    }
+    if (!closing_.empty()) earlier(closing_.front()->close_deadline);
+    if (shutting_down_) earlier(shutdown_deadline_);
+    return wake > now_ ? std::chrono::nanoseconds(wake - now_) : std::chrono::nanoseconds(0);
+}
+
+void Worker::run_due_timers()
+{
+    while (auto due = timers_.pop_due(now_)) {
+        const auto [id, target] = *due;
+        if (target.conn_index >= connections_.size() || !connections_[target.conn_index]) continue;
+        Connection& conn = *connections_[target.conn_index];
+        if (conn.generation != target.conn_generation || conn.torn_down) continue;
+        std::erase(conn.timers, id);
+        const auto& d = conn.slot->listener->plugin()->d();
+        if (d.on_timer == nullptr) continue;
+        void* instance = conn.slot->listener->plugin()->instance();
+        invoke(conn, "on_timer", [&] { d.on_timer(instance, reinterpret_cast<ringd_conn*>(&conn), id, target.arg); });
+    }
+}
+
+void Worker::check_idle_and_deadlines()
+{
+    for (auto& slot_ptr : slots_) {
+        if (!slot_ptr) continue;
+        ListenerSlot& slot = *slot_ptr;
+        const auto idle = slot.listener->config().limits.idle_timeout;
+        while (idle.count() > 0 && !slot.idle.empty() && slot.idle.front()->last_active + idle <= now_) {
+            request_close(*slot.idle.front(), RINGD_CLOSE_IDLE);
+        }
+        if (slot.rearm_at && *slot.rearm_at <= now_) {
+            slot.rearm_at.reset();
+            if (!slot.retiring) slot.listener->is_datagram() ? arm_recvmsg(slot) : arm_accept(slot);
+        }
+        if (slot.drain_deadline && *slot.drain_deadline <= now_) {
+            slot.drain_deadline.reset();
+            while (!slot.idle.empty()) teardown(*slot.idle.front(), RINGD_CLOSE_SHUTDOWN, true);
+        }
+    }
+    while (!closing_.empty() && closing_.front()->close_deadline <= now_) {
+        // It could not flush and say goodbye in time (the peer stopped reading): reset it.
+        teardown(*closing_.front(), closing_.front()->close_reason, true);
+    }
+    if (shutting_down_ && now_ >= shutdown_deadline_) {
+        for (auto& conn : connections_) {
+            if (conn && !conn->torn_down) teardown(*conn, RINGD_CLOSE_SHUTDOWN, true);
+        }
+        children_.kill_all();
+    }
+    for (auto& slot : slots_) {
+        if (slot) free_slot_if_done(*slot);
+    }
+}
+
+bool Worker::finished() const
+{
+    if (!shutting_down_) return false;
+    if (live_connections_.load(std::memory_order_relaxed) != 0 || children_.running() != 0) return false;
+    if (datagram_sender_.in_flight() != 0) return false;
+    for (const auto& slot : slots_) {
+        if (slot) return false;
+    }
+    for (const auto& conn : connections_) {
+        if (conn) return false; // torn down but still owed completions (close in flight)
+    }
+    return true;
+}
+
+// ---- listener slots ----------------------------------------------------------------------------------------
+
+ListenerSlot* Worker::slot_for(const Listener* listener)
+{
+    for (auto& slot : slots_) {
+        if (slot && !slot->retiring && slot->listener.get() == listener) return slot.get();
+    }
+    return nullptr;
+}
+
+void Worker::add_listener(const std::shared_ptr<Listener>& listener)
+{
+    if (shutting_down_) return;
+    uint32_t index = 0;
+    while (index < slots_.size() && slots_[index]) ++index;
+    if (index == slots_.size()) slots_.emplace_back();
+    auto slot = std::make_unique<ListenerSlot>();
+    slot->listener = listener;
+    slot->index = index;
+    slot->fd = listener->sockets()->fd_for_worker(options_.index);
+    ListenerSlot& s = *slot;
+    slots_[index] = std::move(slot);
+    if (listener->is_datagram()) {
+        datagram_buffers(); // allocate before the first recvmsg needs it
+        arm_recvmsg(s);
+    } else {
+        arm_accept(s);
+    }
+}
+
+void Worker::retire_listener(const Listener* listener, std::optional<Clock::time_point> drain_deadline)
+{
+    ListenerSlot* slot = slot_for(listener);
+    if (slot == nullptr) return;
+    slot->retiring = true;
+    slot->rearm_at.reset();
+    slot->drain_deadline = drain_deadline;
+    if (slot->armed) {
+        cancel_op(make_user_data(listener->is_datagram() ? Op::recvmsg : Op::accept, slot->index, slot->generation));
+    }
+    free_slot_if_done(*slot);
+}
+
+void Worker::free_slot_if_done(ListenerSlot& slot)
+{
+    if (!slot.retiring || slot.armed || slot.connections != 0) return;
+    slots_[slot.index].reset(); // drops this worker's reference to the Listener (and maybe its sockets)
+}
+
+void Worker::begin_shutdown(Clock::time_point deadline)
+{
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    shutdown_deadline_ = deadline;
+    for (auto& slot : slots_) {
+        if (slot && !slot->retiring) retire_listener(slot->listener.get(), std::nullopt);
+    }
+    for (auto& conn : connections_) {
+        if (conn && !conn->torn_down && !conn->close_requested) request_close(*conn, RINGD_CLOSE_SHUTDOWN);
+    }
+}
+
+void Worker::cancel_op(uint64_t user_data)
+{
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_cancel64(sqe, user_data, 0);
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::ignore, 0));
+}
+
+void Worker::close_fd_async(int fd)
+{
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::ignore, 0));
+}
+
+} // namespace ringd::engine

@@ -1,0 +1,159 @@
+// Worker: one thread, one io_uring, and every connection and listener slot that thread serves.
+//
+// The loop (worker.cpp) waits in io_uring until a completion arrives or the earliest timer is due, routes
+// each completion by its user_data (user_data.hpp) to a handler (worker_stream.cpp for TCP/Unix,
+// worker_datagram.cpp for UDP, child_processes.cpp for spawned commands), then runs due timers, idle
+// timeouts and close deadlines. Nothing here is shared with other threads except the command queue
+// (post()) and a few atomics read for status and the watchdog.
+#pragma once
+
+#include "engine/buffer_ring.hpp"
+#include "engine/child_processes.hpp"
+#include "engine/connection.hpp"
+#include "engine/datagram_sender.hpp"
+#include "engine/ring.hpp"
+#include "util/unique_fd.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace ringd::engine {
+
+struct WorkerOptions {
+    unsigned index = 0;
+    unsigned worker_count = 1;
+    std::chrono::milliseconds close_timeout{5000}; // how long a closing connection may take to flush and FIN
+    unsigned stream_buffers = 2048;                // provided buffers for stream recv (power of two)
+    unsigned stream_buffer_size = 4096;
+    unsigned datagram_buffers = 256;               // provided buffers for recvmsg (power of two)
+};
+
+// What the plugin sees as ringd_datagram*: valid during one on_datagram call.
+struct DatagramContext {
+    Worker* worker;
+    ListenerSlot* slot;
+    const sockaddr* peer;
+    socklen_t peer_len;
+};
+
+class Worker {
+public:
+    explicit Worker(const WorkerOptions& options); // creates the ring; throws if io_uring is unusable
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Thread body; returns after begin_shutdown() once every connection is gone.
+    void run();
+
+    // Runs `command` on the worker thread soon. Callable from any thread.
+    void post(std::function<void(Worker&)> command);
+
+    // -- commands (worker thread) --
+    void add_listener(const std::shared_ptr<Listener>& listener);
+    // Stops accepting on `listener`. Its connections go on; when `drain_deadline` is set, those still open
+    // then are closed (listener removed from the config).
+    void retire_listener(const Listener* listener, std::optional<Clock::time_point> drain_deadline);
+    void begin_shutdown(Clock::time_point deadline);
+
+    // -- observation (any thread) --
+    [[nodiscard]] unsigned index() const { return options_.index; }
+    [[nodiscard]] uint32_t live_connections() const { return live_connections_.load(std::memory_order_relaxed); }
+    [[nodiscard]] int64_t heartbeat_ns() const { return heartbeat_ns_.load(std::memory_order_relaxed); }
+
+    // -- host services for plugins (worker thread, from inside a callback of `conn`) --
+    int send(Connection& conn, const void* data, size_t len);
+    int send_owned(Connection& conn, void* data, size_t len, void (*free_fn)(void*, void*), void* ctx);
+    uint8_t* send_reserve(Connection& conn, size_t len);
+    void send_commit(Connection& conn, size_t used);
+    int close(Connection& conn, uint32_t flags);
+    int shutdown_write(Connection& conn);
+    int pause_reading(Connection& conn);
+    int resume_reading(Connection& conn);
+    int64_t timer_start(Connection& conn, uint64_t delay_ms, void* arg);
+    int timer_cancel(Connection& conn, int64_t id);
+    int send_datagram(DatagramContext& ctx, const void* data, size_t len, const sockaddr* to, socklen_t to_len);
+    int spawn(Connection& conn, const ringd_spawn_request& request, ringd_spawn_done_fn done, void* ctx);
+
+    // The worker index of the calling thread (for ringd_host.worker_index).
+    [[nodiscard]] static uint32_t current_index();
+
+    // Used by ChildProcesses to deliver a finished command to its connection.
+    void deliver_spawn_result(uint32_t conn_index, uint32_t conn_generation, ringd_spawn_done_fn done, void* ctx,
+                              const ringd_spawn_result& result);
+    [[nodiscard]] Ring& ring() { return ring_; }
+
+private:
+    friend class WorkerTestAccess;
+
+    // worker.cpp: loop, commands, timers
+    void arm_wake();
+    void run_commands();
+    void dispatch(const io_uring_cqe& cqe);
+    void run_due_timers();
+    void check_idle_and_deadlines();
+    [[nodiscard]] std::optional<std::chrono::nanoseconds> wait_budget();
+    [[nodiscard]] bool finished() const;
+    ListenerSlot* slot_for(const Listener* listener);
+    void free_slot_if_done(ListenerSlot& slot);
+
+    // worker_stream.cpp: stream connections
+    void arm_accept(ListenerSlot& slot);
+    void on_accept(ListenerSlot& slot, const io_uring_cqe& cqe);
+    void open_connection(ListenerSlot& slot, int fd);
+    void arm_recv(Connection& conn);
+    void on_recv(Connection& conn, const io_uring_cqe& cqe);
+    void on_send(Connection& conn, const io_uring_cqe& cqe);
+    void on_shutdown_done(Connection& conn, const io_uring_cqe& cqe);
+    void on_close_done(Connection& conn);
+    void deliver_data(Connection& conn, const uint8_t* data, size_t len);
+    void settle(Connection& conn);
+    void flush(Connection& conn);
+    void update_reading(Connection& conn);
+    void mark_closing(Connection& conn, ringd_close_reason reason);
+    void request_close(Connection& conn, ringd_close_reason reason);
+    void teardown(Connection& conn, ringd_close_reason reason, bool abort);
+    void maybe_release(Connection& conn);
+    void touch(Connection& conn);
+    void cancel_op(uint64_t user_data);
+    void close_fd_async(int fd);
+    Connection* connection_for(const io_uring_cqe& cqe);
+    template <class F>
+    void invoke(Connection& conn, const char* what, F&& callback);
+
+    // worker_datagram.cpp: datagram listeners
+    void arm_recvmsg(ListenerSlot& slot);
+    void on_recvmsg(ListenerSlot& slot, const io_uring_cqe& cqe);
+    BufferRing& datagram_buffers();
+
+    WorkerOptions options_;
+    Ring ring_;
+    BufferRing stream_buffers_;
+    std::unique_ptr<BufferRing> datagram_buffers_; // created with the first datagram listener
+    SegmentPool segment_pool_;
+    TimerQueue timers_;
+    DatagramSender datagram_sender_;
+    ChildProcesses children_;
+
+    std::vector<std::unique_ptr<ListenerSlot>> slots_;
+    std::vector<std::unique_ptr<Connection>> connections_; // index = Connection::index
+    std::vector<uint32_t> free_connection_indexes_;
+    ConnectionList closing_; // connections waiting to flush and FIN, oldest close request first
+
+    UniqueFd wake_fd_;
+    uint64_t wake_value_ = 0;
+    std::mutex commands_mutex_;
+    std::vector<std::function<void(Worker&)>> commands_;
+
+    Clock::time_point now_{};
+    uint32_t next_generation_ = 1;
+    bool shutting_down_ = false;
+    Clock::time_point shutdown_deadline_{};
+    std::atomic<uint32_t> live_connections_{0};
+    std::atomic<int64_t> heartbeat_ns_{0};
+};
+
+} // namespace ringd::engine

@@ -1,0 +1,96 @@
+// Datagram listeners (UDP): multishot recvmsg into provided buffers, one plugin call per datagram, replies
+// queued through DatagramSender and submitted with the next batch.
+#include "engine/user_data.hpp"
+#include "engine/worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ringd::engine {
+
+namespace {
+
+// Each provided buffer holds the recvmsg header, the sender's address and the largest possible UDP payload,
+// so the kernel never has to truncate a datagram.
+constexpr unsigned max_udp_payload = 65535;
+constexpr unsigned datagram_buffer_size =
+    (sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) + max_udp_payload + 4095) & ~4095u;
+constexpr uint16_t datagram_group = 1;
+
+} // namespace
+
+BufferRing& Worker::datagram_buffers()
+{
+    if (!datagram_buffers_) {
+        datagram_buffers_ = std::make_unique<BufferRing>(ring_.raw(), datagram_group, options_.datagram_buffers,
+                                                         datagram_buffer_size);
+    }
+    return *datagram_buffers_;
+}
+
+void Worker::arm_recvmsg(ListenerSlot& slot)
+{
+    slot.recvmsg_shape = {};
+    slot.recvmsg_shape.msg_namelen = sizeof(sockaddr_storage);
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_recvmsg_multishot(sqe, slot.fd, &slot.recvmsg_shape, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = datagram_buffers().group_id();
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::recvmsg, slot.index, slot.generation));
+    slot.armed = true;
+}
+
+void Worker::on_recvmsg(ListenerSlot& slot, const io_uring_cqe& cqe)
+{
+    if (!(cqe.flags & IORING_CQE_F_MORE)) slot.armed = false;
+    if (cqe.res >= 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
+        BufferRing& buffers = datagram_buffers();
+        const uint16_t bid = BufferRing::buffer_id(cqe.flags);
+        std::byte* buf = buffers.buffer(bid);
+        Listener& listener = *slot.listener;
+        auto* out = io_uring_recvmsg_validate(buf, cqe.res, &slot.recvmsg_shape);
+        if (out != nullptr && !(out->flags & MSG_TRUNC) && !slot.retiring && !shutting_down_) {
+            const auto* peer = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
+            const auto* payload = static_cast<const uint8_t*>(io_uring_recvmsg_payload(out, &slot.recvmsg_shape));
+            const auto len = io_uring_recvmsg_payload_length(out, cqe.res, &slot.recvmsg_shape);
+            listener.counters.datagrams.fetch_add(1, std::memory_order_relaxed);
+            if (listener.has_acl() && !listener.admits(peer)) {
+                listener.counters.datagrams_refused_acl.fetch_add(1, std::memory_order_relaxed);
+            } else if (const auto& d = listener.plugin()->d(); d.on_datagram != nullptr) {
+                DatagramContext ctx{this, &slot, peer, socklen_t(out->namelen)};
+                try {
+                    d.on_datagram(listener.plugin()->instance(), reinterpret_cast<ringd_datagram*>(&ctx), payload,
+                                  len, peer, socklen_t(out->namelen));
+                } catch (...) {
+                    listener.counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
+                    spdlog::error("[{}] plugin on_datagram threw; datagram dropped", listener.name());
+                }
+            }
+        } else if (out == nullptr || (out->flags & MSG_TRUNC)) {
+            listener.counters.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
+        }
+        buffers.recycle(bid);
+    } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
+        spdlog::warn("[{}] recvmsg: {}", slot.listener->name(), std::strerror(-cqe.res));
+    }
+    // -ENOBUFS ends the multishot when every buffer is in use; they are recycled now, so re-arm.
+    if (!slot.armed && !slot.retiring) arm_recvmsg(slot);
+    free_slot_if_done(slot);
+}
+
+int Worker::send_datagram(DatagramContext& ctx, const void* data, size_t len, const sockaddr* to, socklen_t to_len)
+{
+    if (to == nullptr) {
+        to = ctx.peer;
+        to_len = ctx.peer_len;
+    }
+    if (!datagram_sender_.send(ring_, ctx.slot->fd, data, len, to, to_len)) {
+        ctx.slot->listener->counters.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
+        return -ENOBUFS;
+    }
+    return 0;
+}
+
+} // namespace ringd::engine

@@ -1,0 +1,443 @@
+// Stream connections (TCP and Unix): accept, receive, ordered sends, backpressure and graceful close.
+//
+// Lifecycle of a connection:
+//   accepted -> open (multishot recv armed, in its slot's idle list)
+//   -> close requested (plugin, peer EOF, idle timeout, shutdown): stop handing data to the plugin, flush
+//   -> flushed: shutdown(SHUT_WR) so the peer sees FIN after the last byte, then wait for the peer's FIN while
+//      discarding input ("lingering close": closing with unread input would make the kernel send RST, which
+//      can destroy replies still in flight to the peer)
+//   -> torn down (on_close called, close SQE issued) -> released once every owed completion has arrived.
+// Anything that takes longer than close_timeout from the close request is reset.
+#include "engine/user_data.hpp"
+#include "engine/worker.hpp"
+#include "engine/worker_invoke.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ringd::engine {
+
+// ---- accept ------------------------------------------------------------------------------------------------
+
+void Worker::arm_accept(ListenerSlot& slot)
+{
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_multishot_accept(sqe, slot.fd, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::accept, slot.index, slot.generation));
+    slot.armed = true;
+}
+
+void Worker::on_accept(ListenerSlot& slot, const io_uring_cqe& cqe)
+{
+    if (!(cqe.flags & IORING_CQE_F_MORE)) slot.armed = false;
+    if (cqe.res >= 0) {
+        open_connection(slot, cqe.res);
+    } else if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM) {
+        spdlog::warn("[{}] accept: {}; pausing accepts for 100 ms", slot.listener->name(), std::strerror(-cqe.res));
+        if (!slot.armed && !slot.retiring) slot.rearm_at = now_ + std::chrono::milliseconds(100);
+        return;
+    } else if (cqe.res != -ECANCELED && cqe.res != -ECONNABORTED) {
+        spdlog::warn("[{}] accept: {}", slot.listener->name(), std::strerror(-cqe.res));
+    }
+    if (!slot.armed && !slot.retiring && !slot.rearm_at) arm_accept(slot);
+    free_slot_if_done(slot);
+}
+
+void Worker::open_connection(ListenerSlot& slot, int fd)
+{
+    Listener& listener = *slot.listener;
+    if (!listener.try_add_connection()) {
+        listener.counters.refused_max_connections.fetch_add(1, std::memory_order_relaxed);
+        close_fd_async(fd);
+        return;
+    }
+    if (listener.has_acl()) {
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+            !listener.admits(reinterpret_cast<sockaddr*>(&peer))) {
+            listener.counters.refused_acl.fetch_add(1, std::memory_order_relaxed);
+            listener.remove_connection();
+            close_fd_async(fd);
+            return;
+        }
+    }
+    listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
+
+    uint32_t index;
+    if (!free_connection_indexes_.empty()) {
+        index = free_connection_indexes_.back();
+        free_connection_indexes_.pop_back();
+    } else {
+        index = uint32_t(connections_.size());
+        connections_.emplace_back();
+    }
+    static_assert(sizeof(Connection) < 1024, "Connection is per-connection memory: keep it small");
+    auto conn_ptr = std::make_unique<Connection>();
+    Connection& conn = *conn_ptr;
+    conn.worker = this;
+    conn.slot = &slot;
+    conn.index = index;
+    conn.generation = next_generation_++ & 0xffffffu;
+    conn.fd = fd;
+    conn.last_active = now_;
+    connections_[index] = std::move(conn_ptr);
+    ++slot.connections;
+    live_connections_.fetch_add(1, std::memory_order_relaxed);
+    slot.idle.push_back(&conn);
+    conn.in_idle_list = true;
+
+    const auto& d = listener.plugin()->d();
+    conn.opened = true;
+    if (d.on_open != nullptr) {
+        void* instance = listener.plugin()->instance();
+        bool refused = false;
+        invoke(conn, "on_open", [&] { refused = d.on_open(instance, reinterpret_cast<ringd_conn*>(&conn)) != 0; });
+        if (refused && !conn.torn_down) teardown(conn, RINGD_CLOSE_LOCAL, true);
+        if (conn.torn_down) return;
+    }
+    update_reading(conn);
+}
+
+// ---- receive -----------------------------------------------------------------------------------------------
+
+void Worker::arm_recv(Connection& conn)
+{
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_recv_multishot(sqe, conn.fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = stream_buffers_.group_id();
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::recv, conn.index, conn.generation));
+    conn.recv_armed = true;
+    conn.recv_cancel_sent = false;
+    ++conn.inflight;
+}
+
+// Reading goes on while the plugin wants data and output is below the cap, and also while closing (to see
+// the peer's FIN and discard what it still sends).
+void Worker::update_reading(Connection& conn)
+{
+    const bool want = !conn.torn_down && !conn.peer_eof &&
+                      (conn.close_requested || (!conn.paused_by_plugin && !conn.paused_by_backpressure));
+    if (want && !conn.recv_armed) {
+        arm_recv(conn);
+    } else if (!want && conn.recv_armed && !conn.recv_cancel_sent) {
+        cancel_op(make_user_data(Op::recv, conn.index, conn.generation));
+        conn.recv_cancel_sent = true;
+    }
+}
+
+void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
+{
+    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+    if (!more) {
+        conn.recv_armed = false;
+        --conn.inflight;
+    }
+    if (cqe.res > 0) {
+        const uint16_t bid = BufferRing::buffer_id(cqe.flags);
+        const auto* data = reinterpret_cast<const uint8_t*>(stream_buffers_.buffer(bid));
+        if (!conn.closing()) {
+            touch(conn);
+            if (conn.paused_by_plugin) {
+                conn.held_input.append(reinterpret_cast<const char*>(data), std::size_t(cqe.res));
+            } else {
+                deliver_data(conn, data, std::size_t(cqe.res));
+            }
+        }
+        stream_buffers_.recycle(bid);
+    } else if (cqe.res == 0) {
+        conn.peer_eof = true;
+        if (conn.close_requested || conn.torn_down) {
+            settle(conn);
+        } else {
+            const auto& d = conn.slot->listener->plugin()->d();
+            if (d.on_peer_shutdown != nullptr) {
+                void* instance = conn.slot->listener->plugin()->instance();
+                invoke(conn, "on_peer_shutdown",
+                       [&] { d.on_peer_shutdown(instance, reinterpret_cast<ringd_conn*>(&conn)); });
+            } else {
+                request_close(conn, RINGD_CLOSE_PEER);
+            }
+        }
+    } else if (cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
+        // The peer reset, or the socket failed: nothing more can be delivered either way.
+        const bool by_peer = cqe.res == -ECONNRESET || cqe.res == -EPIPE || cqe.res == -ETIMEDOUT;
+        if (!conn.torn_down) teardown(conn, conn.close_requested ? conn.close_reason : by_peer ? RINGD_CLOSE_PEER : RINGD_CLOSE_ERROR, false);
+    }
+    // -ENOBUFS: every provided buffer was in use; they are recycled by now, so re-arming below resumes.
+    if (!conn.recv_armed) update_reading(conn);
+}
+
+void Worker::deliver_data(Connection& conn, const uint8_t* data, size_t len)
+{
+    const auto& d = conn.slot->listener->plugin()->d();
+    if (d.on_data == nullptr) return;
+    void* instance = conn.slot->listener->plugin()->instance();
+    invoke(conn, "on_data", [&] { d.on_data(instance, reinterpret_cast<ringd_conn*>(&conn), data, len); });
+}
+
+void Worker::touch(Connection& conn)
+{
+    conn.last_active = now_;
+    if (conn.in_idle_list) conn.slot->idle.move_to_back(&conn);
+}
+
+// ---- send --------------------------------------------------------------------------------------------------
+
+// At most one send per socket is in flight: if a short send had to be retried while a later one was already
+// queued, the later bytes could overtake the rest of the earlier ones and reorder the stream.
+void Worker::flush(Connection& conn)
+{
+    if (conn.send_in_flight || conn.out.empty() || conn.torn_down) return;
+    const unsigned n = conn.out.gather(conn.send_iov, Connection::max_send_iov);
+    io_uring_sqe* sqe = ring_.sqe();
+    if (n == 1) {
+        io_uring_prep_send(sqe, conn.fd, conn.send_iov[0].iov_base, conn.send_iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+        conn.send_msg = {};
+        conn.send_msg.msg_iov = conn.send_iov;
+        conn.send_msg.msg_iovlen = n;
+        io_uring_prep_sendmsg(sqe, conn.fd, &conn.send_msg, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::send, conn.index, conn.generation));
+    conn.send_in_flight = true;
+    ++conn.inflight;
+}
+
+void Worker::on_send(Connection& conn, const io_uring_cqe& cqe)
+{
+    conn.send_in_flight = false;
+    --conn.inflight;
+    if (cqe.res >= 0) {
+        conn.out.consume(std::size_t(cqe.res), segment_pool_);
+        if (!conn.torn_down) touch(conn);
+    } else if (!conn.torn_down) {
+        const bool by_peer = cqe.res == -EPIPE || cqe.res == -ECONNRESET;
+        teardown(conn, by_peer ? RINGD_CLOSE_PEER : RINGD_CLOSE_ERROR, false);
+    }
+    settle(conn);
+}
+
+void Worker::on_shutdown_done(Connection& conn, const io_uring_cqe&)
+{
+    --conn.inflight;
+    settle(conn);
+}
+
+// Applies the consequences of whatever just happened to `conn`: flush, backpressure, half-close, close.
+void Worker::settle(Connection& conn)
+{
+    if (conn.abort_requested && !conn.torn_down) teardown(conn, RINGD_CLOSE_ERROR, true);
+    if (conn.torn_down) return;
+    flush(conn);
+    const uint64_t cap = conn.slot->listener->config().limits.max_output_buffer;
+    if (conn.out.bytes() > cap) {
+        conn.paused_by_backpressure = true;
+    } else if (conn.out.bytes() <= cap / 2) {
+        conn.paused_by_backpressure = false;
+    }
+    const bool drained = conn.out.empty() && !conn.send_in_flight;
+    if (drained && (conn.write_shutdown_requested || conn.close_requested) && !conn.write_shutdown_sent) {
+        if (conn.close_requested && conn.peer_eof) {
+            // Both directions are done and nothing is unread: a plain close sends FIN, never RST.
+            teardown(conn, conn.close_reason, false);
+            return;
+        }
+        io_uring_sqe* sqe = ring_.sqe();
+        io_uring_prep_shutdown(sqe, conn.fd, SHUT_WR);
+        io_uring_sqe_set_data64(sqe, make_user_data(Op::shutdown, conn.index, conn.generation));
+        ++conn.inflight;
+        conn.write_shutdown_sent = true;
+    }
+    if (conn.close_requested && conn.write_shutdown_sent && conn.peer_eof) {
+        teardown(conn, conn.close_reason, false);
+        return;
+    }
+    if (!conn.paused_by_plugin && !conn.held_input.empty() && !conn.closing()) {
+        std::string held;
+        held.swap(conn.held_input);
+        deliver_data(conn, reinterpret_cast<const uint8_t*>(held.data()), held.size());
+        return; // deliver_data settled again
+    }
+    update_reading(conn);
+}
+
+// ---- close -------------------------------------------------------------------------------------------------
+
+void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
+{
+    if (conn.closing()) return;
+    conn.close_requested = true;
+    conn.close_reason = reason;
+    conn.close_deadline = now_ + options_.close_timeout;
+    std::string().swap(conn.held_input);
+    if (conn.in_idle_list) {
+        conn.slot->idle.remove(&conn);
+        conn.in_idle_list = false;
+    }
+    closing_.push_back(&conn);
+    conn.in_closing_list = true;
+}
+
+void Worker::request_close(Connection& conn, ringd_close_reason reason)
+{
+    mark_closing(conn, reason);
+    settle(conn);
+}
+
+void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
+{
+    if (conn.torn_down) return;
+    conn.torn_down = true;
+    if (conn.in_idle_list) conn.slot->idle.remove(&conn);
+    if (conn.in_closing_list) closing_.remove(&conn);
+    conn.in_idle_list = conn.in_closing_list = false;
+    for (int64_t id : conn.timers) timers_.cancel(id);
+    conn.timers.clear();
+    children_.forget_connection(conn.index, conn.generation);
+    if (conn.recv_armed && !conn.recv_cancel_sent) {
+        cancel_op(make_user_data(Op::recv, conn.index, conn.generation));
+        conn.recv_cancel_sent = true;
+    }
+    if (conn.opened) {
+        conn.opened = false;
+        const auto& d = conn.slot->listener->plugin()->d();
+        if (d.on_close != nullptr) {
+            void* instance = conn.slot->listener->plugin()->instance();
+            try {
+                d.on_close(instance, reinterpret_cast<ringd_conn*>(&conn), reason);
+            } catch (...) {
+                spdlog::error("[{}] plugin on_close threw", conn.slot->listener->name());
+            }
+        }
+    }
+    if (abort) {
+        // SO_LINGER with a zero timeout turns close() into a reset: queued bytes are dropped, not delivered.
+        linger lg{1, 0};
+        ::setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_close(sqe, conn.fd);
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::close, conn.index, conn.generation));
+    ++conn.inflight;
+    --conn.slot->connections;
+    conn.slot->listener->remove_connection();
+    live_connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Worker::on_close_done(Connection& conn)
+{
+    --conn.inflight;
+    conn.fd = -1;
+}
+
+// The slot is reused only when no completion for it can still arrive. Called only by dispatch() after a
+// completion: teardown always leaves a close SQE owed, so nothing else can make a connection releasable.
+void Worker::maybe_release(Connection& conn)
+{
+    if (!conn.torn_down || conn.inflight != 0) return;
+    ListenerSlot& slot = *conn.slot;
+    conn.out.clear(segment_pool_);
+    const uint32_t index = conn.index;
+    connections_[index].reset();
+    free_connection_indexes_.push_back(index);
+    free_slot_if_done(slot);
+}
+
+// ---- host services -----------------------------------------------------------------------------------------
+
+int Worker::send(Connection& conn, const void* data, size_t len)
+{
+    if (conn.closing() || conn.write_shutdown_requested) return -EPIPE;
+    conn.out.append({static_cast<const std::byte*>(data), len}, segment_pool_);
+    return 0;
+}
+
+int Worker::send_owned(Connection& conn, void* data, size_t len, void (*free_fn)(void*, void*), void* ctx)
+{
+    if (conn.closing() || conn.write_shutdown_requested) {
+        if (free_fn != nullptr) free_fn(data, ctx);
+        return -EPIPE;
+    }
+    conn.out.append_owned(static_cast<std::byte*>(data), len, free_fn, ctx);
+    return 0;
+}
+
+uint8_t* Worker::send_reserve(Connection& conn, size_t len)
+{
+    if (conn.closing() || conn.write_shutdown_requested) return nullptr;
+    return reinterpret_cast<uint8_t*>(conn.out.reserve(len, segment_pool_));
+}
+
+void Worker::send_commit(Connection& conn, size_t used) { conn.out.commit(used); }
+
+int Worker::close(Connection& conn, uint32_t flags)
+{
+    if (conn.torn_down) return -EBADF;
+    // Only state changes here: the callback's caller settles afterwards, so on_close never runs re-entrantly.
+    if (flags & RINGD_CLOSE_ABORT) {
+        conn.abort_requested = true;
+    } else {
+        mark_closing(conn, conn.peer_eof ? RINGD_CLOSE_PEER : RINGD_CLOSE_LOCAL);
+    }
+    return 0;
+}
+
+int Worker::shutdown_write(Connection& conn)
+{
+    if (conn.closing()) return -EPIPE;
+    conn.write_shutdown_requested = true;
+    return 0;
+}
+
+int Worker::pause_reading(Connection& conn)
+{
+    if (conn.torn_down) return -EBADF;
+    conn.paused_by_plugin = true;
+    return 0;
+}
+
+int Worker::resume_reading(Connection& conn)
+{
+    if (conn.torn_down) return -EBADF;
+    conn.paused_by_plugin = false;
+    return 0;
+}
+
+int64_t Worker::timer_start(Connection& conn, uint64_t delay_ms, void* arg)
+{
+    if (conn.torn_down) return -EBADF;
+    const int64_t id = timers_.start(now_ + std::chrono::milliseconds(delay_ms), {conn.index, conn.generation, arg});
+    conn.timers.push_back(id);
+    return id;
+}
+
+int Worker::timer_cancel(Connection& conn, int64_t id)
+{
+    if (std::erase(conn.timers, id) == 0) return -ENOENT;
+    timers_.cancel(id);
+    return 0;
+}
+
+int Worker::spawn(Connection& conn, const ringd_spawn_request& request, ringd_spawn_done_fn done, void* ctx)
+{
+    if (conn.closing()) return -EPIPE;
+    return children_.spawn(conn.index, conn.generation, request, done, ctx, now_);
+}
+
+void Worker::deliver_spawn_result(uint32_t conn_index, uint32_t conn_generation, ringd_spawn_done_fn done,
+                                  void* ctx, const ringd_spawn_result& result)
+{
+    if (conn_index >= connections_.size() || !connections_[conn_index]) return;
+    Connection& conn = *connections_[conn_index];
+    if (conn.generation != conn_generation || conn.torn_down) return;
+    invoke(conn, "spawn completion", [&] { done(ctx, reinterpret_cast<ringd_conn*>(&conn), &result); });
+}
+
+} // namespace ringd::engine

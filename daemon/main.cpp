@@ -1,0 +1,43 @@
+// ringd: command line, logging setup, and hand-off to the Supervisor. Runs in the foreground, always.
+#include "service/logging.hpp"
+#include "supervisor/supervisor.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"ringd: io_uring socket server daemon; listeners and their handler plugins come from YAML.\n"
+                 "Runs in the foreground. SIGHUP reloads the configuration, SIGTERM/SIGINT stop gracefully.",
+                 "ringd"};
+    ringd::supervisor::Options options;
+    std::string config_file = "/etc/ringd/ringd.yaml";
+    std::string plugin_dir;
+    std::string log_level;
+    bool check = false;
+    app.add_option("-c,--config", config_file, "configuration file")->capture_default_str();
+    app.add_option("--plugin-dir", plugin_dir, "directory of plugin .so files (overrides plugin_dir:)");
+    app.add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides log.level)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+    app.add_flag("-t,--check-config", check,
+                 "validate the configuration and every plugin's config, print a line per listener, exit");
+    app.set_version_flag("-V,--version", std::string("ringd ") + RINGD_VERSION);
+    CLI11_PARSE(app, argc, argv);
+
+    options.config_file = config_file;
+    if (!plugin_dir.empty()) options.plugin_dir = plugin_dir;
+    if (!log_level.empty()) options.log_level = log_level;
+
+    try {
+        ringd::service::setup_logging(log_level.empty() ? "info" : log_level);
+        if (check) return ringd::supervisor::check_config(options);
+        ringd::supervisor::Supervisor supervisor(options);
+        return supervisor.run();
+    } catch (const std::exception& e) {
+        std::cerr << "ringd: " << e.what() << '\n';
+        return 1;
+    }
+}

@@ -1,0 +1,111 @@
+// Plugin loading (dlopen, ABI check) and instance creation.
+#include "plugin_host/plugin.hpp"
+
+#include <dlfcn.h>
+
+#include <spdlog/spdlog.h>
+
+namespace ringd::plugin_host {
+
+std::string check_descriptor(const ringd_plugin_descriptor* d)
+{
+    if (d == nullptr) return "its entry function returned no descriptor";
+    if (d->abi_version != RINGD_PLUGIN_ABI_VERSION) {
+        return "it was built for plugin ABI " + std::to_string(d->abi_version) + ", this ringd speaks ABI " +
+               std::to_string(RINGD_PLUGIN_ABI_VERSION) + " (rebuild the plugin against this ringd's SDK)";
+    }
+    // Every field up to and including on_timer is part of ABI 1; a shorter struct is corrupt.
+    if (d->struct_size < offsetof(ringd_plugin_descriptor, on_timer) + sizeof(d->on_timer)) {
+        return "its descriptor is too small (struct_size " + std::to_string(d->struct_size) + ")";
+    }
+    if (d->name == nullptr || d->create == nullptr || d->destroy == nullptr) {
+        return "its descriptor lacks a name, create or destroy";
+    }
+    if ((d->socket_kinds & (RINGD_KIND_STREAM | RINGD_KIND_DATAGRAM)) == 0) {
+        return "its descriptor serves no socket kind";
+    }
+    return {};
+}
+
+PluginLibrary::PluginLibrary(std::filesystem::path path, void* handle, const ringd_plugin_descriptor* d)
+    : path_(std::move(path)), handle_(handle), descriptor_(d)
+{}
+
+PluginLibrary::~PluginLibrary() { dlclose(handle_); }
+
+std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& path)
+{
+    // RTLD_NOW: an unresolved symbol fails here, at start, not later inside a worker.
+    // RTLD_LOCAL: one plugin's symbols never satisfy or clash with another's.
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+        const char* why = dlerror();
+        throw PluginLoadError("cannot load plugin " + path.string() + ": " + (why != nullptr ? why : "dlopen failed"));
+    }
+    auto entry = reinterpret_cast<ringd_plugin_entry_fn>(dlsym(handle, RINGD_PLUGIN_ENTRY_SYMBOL));
+    if (entry == nullptr) {
+        dlclose(handle);
+        throw PluginLoadError("plugin " + path.string() + " does not export " RINGD_PLUGIN_ENTRY_SYMBOL
+                              " (is it a ringd plugin?)");
+    }
+    const ringd_plugin_descriptor* d = entry();
+    if (std::string why = check_descriptor(d); !why.empty()) {
+        dlclose(handle);
+        throw PluginLoadError("plugin " + path.string() + " is not compatible: " + why);
+    }
+    return std::shared_ptr<PluginLibrary>(new PluginLibrary(path, handle, d));
+}
+
+PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle)
+    : library_(std::move(library)), handle_(std::move(handle))
+{}
+
+PluginInstance::~PluginInstance()
+{
+    if (instance_ == nullptr) return;
+    try {
+        d().destroy(instance_);
+    } catch (...) {
+        spdlog::error("[{}] plugin {} threw from destroy()", handle_->name, d().name);
+    }
+}
+
+std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library,
+                                                       const InstanceSpec& spec)
+{
+    const ringd_plugin_descriptor& d = library->descriptor();
+    if ((d.socket_kinds & spec.socket_kind) == 0) {
+        const char* kind = spec.socket_kind == RINGD_KIND_STREAM ? "stream (tcp/unix)" : "datagram (udp)";
+        throw PluginLoadError("plugin " + std::string(d.name) + " does not serve " + kind + " listeners");
+    }
+    auto handle = std::make_unique<ringd_listener>(ringd_listener{spec.listener_name});
+    ringd_instance_args args{};
+    args.struct_size = sizeof args;
+    args.socket_kind = spec.socket_kind;
+    args.listener_name = handle->name.c_str();
+    args.config_yaml = spec.config_yaml.c_str();
+    args.config_len = spec.config_yaml.size();
+    args.worker_count = spec.worker_count;
+    args.host = spec.host;
+    args.listener = handle.get();
+
+    std::shared_ptr<PluginInstance> result(new PluginInstance(std::move(library), std::move(handle)));
+    ringd_error error{};
+    void* instance = nullptr;
+    int rc = -1;
+    try {
+        rc = d.create(&args, &instance, &error);
+    } catch (...) {
+        throw PluginConfigError("", "plugin " + std::string(d.name) + " threw from create()");
+    }
+    if (rc != 0) {
+        error.message[sizeof error.message - 1] = '\0';
+        error.key[sizeof error.key - 1] = '\0';
+        std::string message = error.message[0] != '\0' ? error.message : "the plugin rejected its config";
+        throw PluginConfigError(error.key, message);
+    }
+    result->instance_ = instance;
+    return result;
+}
+
+} // namespace ringd::plugin_host

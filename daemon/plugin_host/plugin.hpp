@@ -1,0 +1,91 @@
+// The host side of the plugin ABI: loading a plugin library and creating per-listener instances.
+//
+// A PluginLibrary is one dlopen'd .so (RTLD_NOW|RTLD_LOCAL), checked against the ABI before anything in it is
+// called beyond the entry symbol. A PluginInstance is what one listener's config made of it; it keeps its
+// library loaded, and is shared by the listener and every connection the listener accepted, so a reload
+// that replaces the instance lets old connections finish on the old one.
+#pragma once
+
+#include <ringd/plugin.h>
+
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+// The opaque handle plugins log through (ringd_instance_args.listener).
+struct ringd_listener {
+    std::string name;
+};
+
+namespace ringd::plugin_host {
+
+// Loading failed: missing file, dlopen error, missing entry symbol, ABI mismatch. what() names the file.
+class PluginLoadError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// The plugin rejected its config (create() failed). key: dotted config path, may be empty.
+class PluginConfigError : public std::runtime_error {
+public:
+    PluginConfigError(std::string key, const std::string& message)
+        : std::runtime_error(message), key_(std::move(key))
+    {}
+    [[nodiscard]] const std::string& key() const { return key_; }
+
+private:
+    std::string key_;
+};
+
+class PluginLibrary {
+public:
+    // Throws PluginLoadError.
+    [[nodiscard]] static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& path);
+    ~PluginLibrary();
+    PluginLibrary(const PluginLibrary&) = delete;
+    PluginLibrary& operator=(const PluginLibrary&) = delete;
+
+    [[nodiscard]] const ringd_plugin_descriptor& descriptor() const { return *descriptor_; }
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+private:
+    PluginLibrary(std::filesystem::path path, void* handle, const ringd_plugin_descriptor* d);
+    std::filesystem::path path_;
+    void* handle_;
+    const ringd_plugin_descriptor* descriptor_;
+};
+
+// Checks a descriptor against this host's ABI. Returns an empty string when compatible, else why not.
+[[nodiscard]] std::string check_descriptor(const ringd_plugin_descriptor* d);
+
+struct InstanceSpec {
+    std::string listener_name;
+    std::string config_yaml;
+    uint32_t socket_kind; // RINGD_KIND_*
+    uint32_t worker_count;
+    const ringd_host* host;
+};
+
+class PluginInstance {
+public:
+    // Throws PluginConfigError (plugin said no) or PluginLoadError (plugin can't serve this socket kind).
+    [[nodiscard]] static std::shared_ptr<PluginInstance> create(std::shared_ptr<PluginLibrary> library,
+                                                                const InstanceSpec& spec);
+    ~PluginInstance();
+    PluginInstance(const PluginInstance&) = delete;
+    PluginInstance& operator=(const PluginInstance&) = delete;
+
+    [[nodiscard]] const ringd_plugin_descriptor& d() const { return library_->descriptor(); }
+    [[nodiscard]] void* instance() const { return instance_; }
+    [[nodiscard]] const PluginLibrary& library() const { return *library_; }
+    [[nodiscard]] const std::string& listener_name() const { return handle_->name; }
+
+private:
+    PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle);
+    std::shared_ptr<PluginLibrary> library_;
+    std::unique_ptr<ringd_listener> handle_;
+    void* instance_ = nullptr;
+};
+
+} // namespace ringd::plugin_host

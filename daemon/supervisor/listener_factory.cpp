@@ -1,0 +1,88 @@
+// Listener construction: plugin instances, sockets, and the equivalence test reload uses.
+#include "supervisor/listener_factory.hpp"
+
+#include <cstring>
+
+namespace ringd::supervisor {
+
+namespace {
+
+uint32_t socket_kind(const config::ListenerConfig& l)
+{
+    return l.endpoint.transport == config::Transport::udp ? RINGD_KIND_DATAGRAM : RINGD_KIND_STREAM;
+}
+
+bool same_cidrs(const std::vector<config::Cidr>& a, const std::vector<config::Cidr>& b)
+{
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a[i].family != b[i].family || a[i].prefix_len != b[i].prefix_len || a[i].bytes != b[i].bytes) return false;
+    }
+    return true;
+}
+
+} // namespace
+
+std::shared_ptr<plugin_host::PluginLibrary> ListenerFactory::library(const std::filesystem::path& path)
+{
+    // One dlopen per file while any instance uses it; a reload re-reads a file nobody holds any more.
+    if (auto it = libraries_.find(path); it != libraries_.end()) {
+        if (auto lib = it->second.lock()) return lib;
+    }
+    auto lib = plugin_host::PluginLibrary::load(path);
+    libraries_[path] = lib;
+    return lib;
+}
+
+std::vector<std::shared_ptr<plugin_host::PluginInstance>> ListenerFactory::create_instances(
+    const config::Config& config)
+{
+    std::vector<std::shared_ptr<plugin_host::PluginInstance>> instances;
+    std::vector<config::Diagnostic> errors;
+    for (const config::ListenerConfig& l : config.listeners) {
+        try {
+            auto lib = library(l.plugin_path);
+            plugin_host::InstanceSpec spec{l.name, l.plugin_config_yaml, socket_kind(l), workers_, host_};
+            instances.push_back(plugin_host::PluginInstance::create(std::move(lib), spec));
+        } catch (const plugin_host::PluginConfigError& e) {
+            std::string what = "plugin " + l.plugin_path.stem().string() + " rejected its config: ";
+            if (!e.key().empty()) what += e.key() + ": ";
+            errors.push_back({l.locate_config_key(e.key()), l.name, what + e.what()});
+        } catch (const plugin_host::PluginLoadError& e) {
+            errors.push_back({l.plugin_where, l.name, e.what()});
+        }
+    }
+    if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
+    return instances;
+}
+
+std::shared_ptr<engine::ListenerSockets> ListenerFactory::open_sockets(const config::ListenerConfig& l,
+                                                                       service::InheritedSockets& inherited)
+{
+    try {
+        if (auto fd = inherited.claim(l.name)) {
+            service::SocketExpectation want;
+            want.family = l.endpoint.family();
+            want.type = l.endpoint.is_stream() ? SOCK_STREAM : SOCK_DGRAM;
+            if (auto why = service::check_inherited_socket(fd->get(), want)) {
+                throw std::runtime_error("socket passed by systemd as '" + l.name + "' does not fit " +
+                                         l.endpoint.text + ": " + *why);
+            }
+            return engine::ListenerSockets::adopt(l.endpoint, std::move(*fd));
+        }
+        return engine::ListenerSockets::bind(l.endpoint, workers_);
+    } catch (const std::runtime_error& e) {
+        throw config::ConfigErrors({config::Diagnostic{l.where, l.name, e.what()}});
+    }
+}
+
+bool same_service(const config::ListenerConfig& a, const config::ListenerConfig& b)
+{
+    return a.name == b.name && a.endpoint.same_address(b.endpoint) && a.plugin_path == b.plugin_path &&
+           a.plugin_config_yaml == b.plugin_config_yaml && same_cidrs(a.allow, b.allow) &&
+           same_cidrs(a.deny, b.deny) && a.limits.max_connections == b.limits.max_connections &&
+           a.limits.idle_timeout == b.limits.idle_timeout &&
+           a.limits.max_output_buffer == b.limits.max_output_buffer;
+}
+
+} // namespace ringd::supervisor

@@ -1,0 +1,266 @@
+// The main thread's life: start, serve signals, reload, stop.
+#include "supervisor/supervisor.hpp"
+
+#include "engine/host_api.hpp"
+#include "engine/ring.hpp"
+#include "engine/user_data.hpp"
+#include "service/logging.hpp"
+#include "util/unique_fd.hpp"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <iostream>
+#include <stdexcept>
+
+namespace ringd::supervisor {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+void log_config_errors(const config::ConfigErrors& e)
+{
+    for (const auto& d : e.diagnostics()) spdlog::error("{}", d.str());
+}
+
+std::string describe(const config::ListenerConfig& l, const plugin_host::PluginInstance& p)
+{
+    const auto& lim = l.limits;
+    return fmt::format("{}: {} -> plugin {} {} ({}), max_connections {}, idle_timeout {}ms, max_output_buffer {}",
+                       l.name, l.endpoint.text, p.d().name, p.d().version != nullptr ? p.d().version : "?",
+                       l.plugin_path.string(), lim.max_connections, lim.idle_timeout.count(),
+                       lim.max_output_buffer);
+}
+
+sigset_t handled_signals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+    return set;
+}
+
+} // namespace
+
+Supervisor::Supervisor(Options options) : options_(std::move(options)) {}
+
+config::LoadOptions Supervisor::load_options() const
+{
+    config::LoadOptions lo;
+    lo.plugin_dir_override = options_.plugin_dir;
+    return lo;
+}
+
+int Supervisor::run()
+{
+    // Signals are read from a signalfd, so no thread may take them asynchronously; SIGPIPE is never wanted
+    // (sends use MSG_NOSIGNAL; this covers anything else).
+    sigset_t signals = handled_signals();
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC));
+    if (!sigfd) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+
+    config::Config config;
+    try {
+        config = config::load_config(options_.config_file, load_options());
+    } catch (const config::ConfigErrors& e) {
+        log_config_errors(e);
+        spdlog::critical("configuration has {} error(s); not starting", e.diagnostics().size());
+        return 1;
+    }
+    service::set_level(options_.log_level.value_or(config.log_level));
+    try {
+        inherited_ = service::InheritedSockets::from_environment();
+        start(std::move(config));
+    } catch (const config::ConfigErrors& e) {
+        log_config_errors(e);
+        spdlog::critical("cannot start");
+        return 1;
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot start: {}", e.what());
+        return 1;
+    }
+
+    engine::Ring ring(8, 16);
+    signalfd_siginfo info{};
+    auto arm_signal_read = [&] {
+        io_uring_sqe* sqe = ring.sqe();
+        io_uring_prep_read(sqe, sigfd.get(), &info, sizeof info, 0);
+        io_uring_sqe_set_data64(sqe, engine::make_user_data(engine::Op::wake, 0));
+    };
+    arm_signal_read();
+    const auto tick = notifier_.watchdog_interval() ? std::min<std::chrono::nanoseconds>(*notifier_.watchdog_interval() / 2, 1s)
+                                                    : std::chrono::nanoseconds(1s);
+    bool stopping = false;
+    while (!stopping) {
+        ring.submit_and_wait(tick);
+        ring.drain([&](const io_uring_cqe& cqe) {
+            if (cqe.res != int(sizeof info)) return;
+            const int sig = int(info.ssi_signo);
+            if (sig == SIGHUP) {
+                reload();
+            } else {
+                spdlog::info("{} received: stopping (shutdown_timeout {}ms)", strsignal(sig),
+                             config_.shutdown_timeout.count());
+                stopping = true;
+            }
+        });
+        if (!stopping) arm_signal_read();
+        feed_watchdog();
+        update_status();
+    }
+    notifier_.stopping();
+    engine_->begin_shutdown(config_.shutdown_timeout);
+    engine_->join();
+    active_.clear();
+    spdlog::info("stopped");
+    return 0;
+}
+
+void Supervisor::start(config::Config config)
+{
+    engine_ = std::make_unique<engine::Engine>(engine::EngineOptions{config.workers, config.shutdown_timeout});
+    factory_ = std::make_unique<ListenerFactory>(config.workers, engine::host_table());
+    auto instances = factory_->create_instances(config);
+    std::vector<config::Diagnostic> errors;
+    std::vector<std::shared_ptr<engine::ListenerSockets>> sockets;
+    for (const auto& l : config.listeners) {
+        try {
+            sockets.push_back(factory_->open_sockets(l, inherited_));
+        } catch (const config::ConfigErrors& e) {
+            errors.insert(errors.end(), e.diagnostics().begin(), e.diagnostics().end());
+        }
+    }
+    for (const auto& name : inherited_.unclaimed()) {
+        errors.push_back({{options_.config_file.string(), 1, 1}, "",
+                          "systemd passed a socket named '" + name + "' but no listener has that name"});
+    }
+    if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        active_.push_back(std::make_shared<engine::Listener>(config.listeners[i], sockets[i], instances[i]));
+        spdlog::info("listening: {}", describe(config.listeners[i], *instances[i]));
+    }
+    engine_->start();
+    for (const auto& l : active_) engine_->add_listener(l);
+    config_ = std::move(config);
+    // Every socket is bound and listening: connections queue in the kernel until the workers accept them.
+    notifier_.ready(fmt::format("{} listeners", active_.size()));
+    spdlog::info("ready: {} listeners, {} workers", active_.size(), engine_->worker_count());
+}
+
+void Supervisor::reload()
+{
+    notifier_.reloading();
+    spdlog::info("SIGHUP received: reloading {}", options_.config_file.string());
+    try {
+        config::Config next = config::load_config(options_.config_file, load_options());
+        apply(std::move(next));
+    } catch (const config::ConfigErrors& e) {
+        log_config_errors(e);
+        spdlog::error("reload failed: {} error(s); still serving the previous configuration", e.diagnostics().size());
+    } catch (const std::exception& e) {
+        spdlog::error("reload failed: {}; still serving the previous configuration", e.what());
+    }
+    notifier_.ready(fmt::format("{} listeners", active_.size()));
+}
+
+// Makes the running set match `next`. Everything that can fail (plugins, binds) happens before anything is
+// changed, so a failed reload leaves the old configuration serving untouched.
+void Supervisor::apply(config::Config next)
+{
+    if (next.workers != config_.workers) {
+        spdlog::warn("workers changed from {} to {}: takes effect only after a restart", config_.workers,
+                     next.workers);
+        next.workers = config_.workers;
+    }
+    auto instances = factory_->create_instances(next);
+    std::vector<std::shared_ptr<engine::Listener>> kept_or_new;
+    std::vector<std::shared_ptr<engine::Listener>> to_add;
+    std::vector<std::shared_ptr<engine::Listener>> to_replace; // old listeners whose sockets move on
+    std::vector<config::Diagnostic> errors;
+    for (std::size_t i = 0; i < next.listeners.size(); ++i) {
+        const auto& l = next.listeners[i];
+        std::shared_ptr<engine::Listener> old;
+        for (const auto& a : active_) {
+            if (a->config().endpoint.same_address(l.endpoint)) old = a;
+        }
+        if (old && same_service(old->config(), l)) {
+            kept_or_new.push_back(old);
+            continue;
+        }
+        try {
+            auto sockets = old ? old->sockets() : factory_->open_sockets(l, inherited_);
+            auto fresh = std::make_shared<engine::Listener>(l, std::move(sockets), instances[i]);
+            kept_or_new.push_back(fresh);
+            to_add.push_back(fresh);
+            if (old) to_replace.push_back(old);
+        } catch (const config::ConfigErrors& e) {
+            errors.insert(errors.end(), e.diagnostics().begin(), e.diagnostics().end());
+        }
+    }
+    if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
+
+    // Commit. Adding before retiring means a replaced address is never without an accepting slot.
+    for (const auto& l : to_add) {
+        engine_->add_listener(l);
+        spdlog::info("reload: serving {} ({})", l->name(), l->config().endpoint.text);
+    }
+    for (const auto& old : to_replace) engine_->retire_listener(old, std::nullopt);
+    for (const auto& a : active_) {
+        bool still_there = false;
+        for (const auto& k : kept_or_new) still_there = still_there || k->sockets() == a->sockets();
+        if (!still_there) {
+            engine_->retire_listener(a, next.shutdown_timeout);
+            spdlog::info("reload: removed {} ({}); open connections drain for up to {}ms", a->name(),
+                         a->config().endpoint.text, next.shutdown_timeout.count());
+        }
+    }
+    active_ = std::move(kept_or_new);
+    service::set_level(options_.log_level.value_or(next.log_level));
+    config_ = std::move(next);
+    spdlog::info("reload complete: {} listeners", active_.size());
+}
+
+void Supervisor::feed_watchdog()
+{
+    if (!notifier_.watchdog_interval()) return;
+    // Only a loop that still turns keeps the service alive: a wedged worker stops the pings and systemd
+    // restarts us. Workers wake at least once a second, so 3 s of silence means stuck.
+    if (engine::Clock::now() - engine_->oldest_heartbeat() < 3s) notifier_.watchdog_ping();
+}
+
+void Supervisor::update_status()
+{
+    notifier_.status(fmt::format("{} listeners, {} connections", active_.size(), engine_->live_connections()));
+}
+
+int check_config(const Options& options)
+{
+    config::Config config;
+    try {
+        config::LoadOptions lo;
+        lo.plugin_dir_override = options.plugin_dir;
+        config = config::load_config(options.config_file, lo);
+        ListenerFactory factory(config.workers, engine::host_table());
+        auto instances = factory.create_instances(config);
+        for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+            std::cout << describe(config.listeners[i], *instances[i]) << '\n';
+        }
+    } catch (const config::ConfigErrors& e) {
+        for (const auto& d : e.diagnostics()) std::cerr << d.str() << '\n';
+        std::cerr << options.config_file.string() << ": configuration has " << e.diagnostics().size()
+                  << " error(s)\n";
+        return 1;
+    }
+    std::cout << options.config_file.string() << ": configuration OK (" << config.listeners.size()
+              << " listeners, " << config.workers << " workers)\n";
+    return 0;
+}
+
+} // namespace ringd::supervisor

@@ -1,0 +1,54 @@
+// echo-upper: replies to every byte with its ASCII upper-case (a-z -> A-Z, every other byte unchanged, so
+// UTF-8 survives). `transform: none` makes it a plain RFC 862 echo.
+//
+// Stream-exact by construction: each received chunk is transformed byte by byte straight into the output
+// queue, so the reply stream equals upper(request stream) however the bytes were segmented.
+#include <ringd/plugin.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+namespace {
+
+class EchoUpper final : public ringd::Handler {
+public:
+    EchoUpper(const ringd::InstanceArgs& args, bool upper) : Handler(args), upper_(upper) {}
+
+    static std::unique_ptr<EchoUpper> create(const ringd::InstanceArgs& args)
+    {
+        bool upper = true;
+        const YAML::Node config = YAML::Load(std::string(args.config_yaml));
+        if (config && !config.IsNull() && !config.IsMap()) throw ringd::ConfigError("", "expected a mapping");
+        for (const auto& entry : config) {
+            const auto key = entry.first.as<std::string>();
+            if (key != "transform") throw ringd::ConfigError(key, "unknown key (known: transform)");
+            const auto value = entry.second.IsScalar() ? entry.second.as<std::string>() : std::string();
+            if (value != "upper" && value != "none") {
+                throw ringd::ConfigError("transform", "expected upper or none, got \"" + value + "\"");
+            }
+            upper = value == "upper";
+        }
+        return std::make_unique<EchoUpper>(args, upper);
+    }
+
+    void on_data(ringd::Connection conn, std::span<const std::byte> data) override
+    {
+        conn.send_in_place(data.size(), [&](uint8_t* out) {
+            const auto* in = reinterpret_cast<const uint8_t*>(data.data());
+            if (!upper_) {
+                std::copy(in, in + data.size(), out);
+                return;
+            }
+            for (std::size_t i = 0; i < data.size(); ++i) {
+                const uint8_t c = in[i];
+                out[i] = (c >= 'a' && c <= 'z') ? uint8_t(c - ('a' - 'A')) : c;
+            }
+        });
+    }
+
+private:
+    bool upper_;
+};
+
+} // namespace
+
+RINGD_EXPORT_HANDLER(EchoUpper, "echo-upper", "1.0.0", RINGD_KIND_STREAM)
