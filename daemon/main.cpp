@@ -19,7 +19,12 @@ int main(int argc, char** argv)
     std::string log_level;
     bool check = false;
     app.add_option("-c,--config", config_file, "configuration file")->capture_default_str();
-    app.add_option("--plugin-dir", plugin_dir, "directory of plugin .so files (overrides plugin_dir:)");
+#ifndef RINGD_DEFAULT_PLUGIN_DIR
+#define RINGD_DEFAULT_PLUGIN_DIR "/usr/lib/ringd/plugins"
+#endif
+    app.add_option("--plugin-dir", plugin_dir,
+                   "directory of plugin .so files (overrides plugin_dir:, whose default is " RINGD_DEFAULT_PLUGIN_DIR
+                   ")");
     app.add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides log.level)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     app.add_flag("-t,--check-config", check,
