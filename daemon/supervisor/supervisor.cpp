@@ -30,11 +30,14 @@ void log_config_errors(const config::ConfigErrors& e)
 
 std::string describe(const config::ListenerConfig& l, const plugin_host::PluginInstance& p)
 {
-    const auto& lim = l.limits;
-    return fmt::format("{}: {} -> plugin {} {} ({}), max_connections {}, idle_timeout {}ms, max_output_buffer {}",
-                       l.name, l.endpoint.text, p.d().name, p.d().version != nullptr ? p.d().version : "?",
-                       l.plugin_path.string(), lim.max_connections, lim.idle_timeout.count(),
-                       lim.max_output_buffer);
+    std::string line = fmt::format("{}: {} -> plugin {} {} ({})", l.name, l.endpoint.text, p.d().name,
+                                   p.d().version != nullptr ? p.d().version : "?", l.plugin_path.string());
+    if (l.endpoint.is_stream()) { // connection limits mean nothing to a datagram listener
+        const auto& lim = l.limits;
+        line += fmt::format(", max_connections {}, idle_timeout {}ms, max_output_buffer {}", lim.max_connections,
+                            lim.idle_timeout.count(), lim.max_output_buffer);
+    }
+    return line;
 }
 
 sigset_t handled_signals()
