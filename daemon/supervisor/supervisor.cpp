@@ -238,9 +238,15 @@ void Supervisor::feed_watchdog()
     if (engine::Clock::now() - engine_->oldest_heartbeat() < 3s) notifier_.watchdog_ping();
 }
 
+// Sent only when the text changes: sd_notify writes to a blocking datagram socket, and a reader that falls
+// behind (a stuck manager, or a test harness that only waits for READY=1) would otherwise fill its queue with
+// identical STATUS= lines and block the main thread.
 void Supervisor::update_status()
 {
-    notifier_.status(fmt::format("{} listeners, {} connections", active_.size(), engine_->live_connections()));
+    std::string status = fmt::format("{} listeners, {} connections", active_.size(), engine_->live_connections());
+    if (status == last_status_) return;
+    notifier_.status(status);
+    last_status_ = std::move(status);
 }
 
 int check_config(const Options& options)

@@ -43,6 +43,7 @@ private:
     std::unique_ptr<engine::Engine> engine_;
     std::unique_ptr<ListenerFactory> factory_;
     std::vector<std::shared_ptr<engine::Listener>> active_;
+    std::string last_status_;
 };
 
 // `ringd --check-config`: validates the config and every plugin's view of it, prints one line per listener.
