@@ -218,21 +218,26 @@ void ChildProcesses::on_pidfd(uint32_t index, int /*res*/, Clock::time_point now
 {
     Child& c = *children_[index];
     --c.pending_ops;
+    // Peek first (WNOWAIT): while the leader is an unreaped zombie its process group id cannot be reused, so
+    // signalling the group is safe. No command leaves processes behind: whatever is still in its group
+    // (a backgrounded grandchild, one that ignores SIGTERM) is killed now, then the leader is reaped.
     siginfo_t info{};
-    if (::waitid(idtype_t(P_PIDFD), id_t(c.pidfd.get()), &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0) {
-        c.exited = true;
+    const idtype_t by_pidfd = idtype_t(P_PIDFD);
+    const auto pidfd = id_t(c.pidfd.get());
+    if (::waitid(by_pidfd, pidfd, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0) {
         c.status = info.si_code;
         c.code = info.si_status;
     } else {
-        c.exited = true; // the poll fired, so it is gone; report what we can
         c.status = CLD_KILLED;
         c.code = SIGKILL;
     }
-    // Stragglers of its group may still hold the pipes open; give them a moment, then kill the group.
-    if (!c.out_eof || !c.err_eof) {
-        const auto deadline = now + kill_grace;
-        if (!c.kill_at || *c.kill_at > deadline) c.kill_at = deadline;
-    }
+    ::kill(-c.pid, SIGKILL);
+    siginfo_t reaped{};
+    ::waitid(by_pidfd, pidfd, &reaped, WEXITED | WNOHANG);
+    c.exited = true;
+    c.term_at.reset();
+    // A process that left the group (setsid) may still hold the pipes: stop waiting for them a second later.
+    if (!c.out_eof || !c.err_eof) c.kill_at = now + kill_grace;
     maybe_finish(c, now);
 }
 
@@ -316,12 +321,29 @@ std::optional<Clock::time_point> ChildProcesses::run_deadlines(Clock::time_point
         }
         if (c.kill_at && *c.kill_at <= now) {
             c.kill_at.reset();
-            ::kill(-c.pid, SIGKILL);
+            if (!c.exited) {
+                ::kill(-c.pid, SIGKILL);
+            } else {
+                give_up_on_pipes(c);
+            }
         }
         if (c.term_at) consider(*c.term_at);
         if (c.kill_at) consider(*c.kill_at);
     }
     return next;
+}
+
+// The leader is gone and its group killed, yet a pipe is still open (held by a process that left the group):
+// cancel the reads, which completes them and lets the result go out with what was collected.
+void ChildProcesses::give_up_on_pipes(Child& c)
+{
+    for (bool is_stderr : {false, true}) {
+        if (is_stderr ? c.err_eof : c.out_eof) continue;
+        io_uring_sqe* sqe = worker_.ring().sqe();
+        io_uring_prep_cancel64(
+            sqe, make_user_data(is_stderr ? Op::child_stderr : Op::child_stdout, c.index, c.generation), 0);
+        io_uring_sqe_set_data64(sqe, make_user_data(Op::ignore, 0));
+    }
 }
 
 void ChildProcesses::kill_all()

@@ -4,7 +4,8 @@
 // group, and a pidfd polled through the ring to observe its exit. A timeout sends SIGTERM to the whole group,
 // then SIGKILL a second later. The result goes back to the connection once the child has exited and both
 // pipes are at EOF (or the group was killed). If the connection closes first, the group is killed and the
-// child reaped; the plugin's callback is not called.
+// child reaped; the plugin's callback is not called. When the command itself exits, whatever is left in its
+// process group is killed: no command leaves processes behind (only one that calls setsid() escapes).
 #pragma once
 
 #include "engine/ring.hpp"
@@ -46,6 +47,7 @@ private:
     struct Child;
     void arm_read(Child& child, bool is_stderr);
     void maybe_finish(Child& child, Clock::time_point now);
+    void give_up_on_pipes(Child& child);
     void release(uint32_t index);
 
     Worker& worker_;

@@ -35,9 +35,14 @@ private:
     Connection* tail_ = nullptr;
 };
 
-// A worker's view of one Listener.
+// A worker's view of one listening socket. `listener` is the current generation, which new connections get;
+// a reload that changes the listener's settings swaps it in place, so the armed multishot accept keeps
+// running (cancelling it and arming a new one on the same socket can lose a wake-up, because the kernel
+// wakes accept waiters exclusively). Connections keep the generation they were accepted by, held alive
+// through `generations` until the last of them closes.
 struct ListenerSlot {
     std::shared_ptr<Listener> listener;
+    std::vector<std::pair<std::shared_ptr<Listener>, uint32_t>> generations; // in use by connections: count
     uint32_t index = 0;
     uint32_t generation = 0;
     int fd = -1;
@@ -55,6 +60,7 @@ struct Connection {
 
     Worker* worker = nullptr;
     ListenerSlot* slot = nullptr;
+    Listener* listener = nullptr; // the generation that accepted it: its plugin instance and limits serve it
     uint32_t index = 0;
     uint32_t generation = 0;
     int fd = -1;
@@ -71,6 +77,7 @@ struct Connection {
     std::vector<int64_t> timers; // live timer ids, cancelled at teardown
 
     uint16_t inflight = 0; // SQEs whose completions are still owed; the slot is reused only at 0
+    uint16_t running_children = 0; // spawned commands not yet delivered: the connection is not idle
     bool recv_armed = false;
     bool recv_cancel_sent = false;
     bool send_in_flight = false;

@@ -58,6 +58,13 @@ void Engine::retire_listener(const std::shared_ptr<Listener>& listener,
     }
 }
 
+void Engine::replace_listener(const std::shared_ptr<Listener>& old, const std::shared_ptr<Listener>& successor)
+{
+    for (auto& worker : workers_) {
+        worker->post([old, successor](Worker& w) { w.replace_listener(old.get(), successor); });
+    }
+}
+
 void Engine::begin_shutdown(std::chrono::milliseconds timeout)
 {
     const auto deadline = Clock::now() + timeout;

@@ -32,6 +32,8 @@ public:
     // Stops accepting on `listener`; with a drain deadline, connections still open then are closed.
     void retire_listener(const std::shared_ptr<Listener>& listener,
                          std::optional<std::chrono::milliseconds> drain_after);
+    // Same address, new settings: the successor takes over the running sockets and accepts without a gap.
+    void replace_listener(const std::shared_ptr<Listener>& old, const std::shared_ptr<Listener>& successor);
     void begin_shutdown(std::chrono::milliseconds timeout);
     void join();
 

@@ -129,10 +129,18 @@ bool Listener::admits(const sockaddr* peer) const
 
 bool Listener::try_add_connection()
 {
-    const uint32_t now = open_connections_.fetch_add(1, std::memory_order_relaxed);
+    const uint32_t now = sockets_->open_connections.fetch_add(1, std::memory_order_relaxed);
     if (now < config_.limits.max_connections) return true;
-    open_connections_.fetch_sub(1, std::memory_order_relaxed);
+    sockets_->open_connections.fetch_sub(1, std::memory_order_relaxed);
     return false;
+}
+
+void ListenerSockets::stop_listening()
+{
+    // On a listening socket, shutdown() makes Linux stop listening: queued connections are reset, new ones
+    // refused, and a pending accept completes. The fds themselves close when the last slot lets go.
+    if (!endpoint_.is_stream()) return;
+    for (auto& fd : fds_) ::shutdown(fd.get(), SHUT_RDWR);
 }
 
 } // namespace ringd::engine

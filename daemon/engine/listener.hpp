@@ -35,6 +35,13 @@ public:
         return fds_.size() == 1 ? fds_[0].get() : fds_[worker % fds_.size()].get();
     }
     [[nodiscard]] const config::Endpoint& endpoint() const { return endpoint_; }
+    // Stops listening at once (queued connections are refused): for a listener removed from the config while
+    // its last connections drain. Never for sockets a successor listener shares.
+    void stop_listening();
+
+    // Open connections at this address, across workers and across the listener generations that share it,
+    // so a reload cannot reset the count that max_connections is checked against.
+    std::atomic<uint32_t> open_connections{0};
 
 private:
     ListenerSockets(config::Endpoint endpoint, std::vector<UniqueFd> fds, bool owns_path);
@@ -69,8 +76,11 @@ public:
 
     // Counts a new connection against max_connections; false (and nothing counted) when full.
     [[nodiscard]] bool try_add_connection();
-    void remove_connection() { open_connections_.fetch_sub(1, std::memory_order_relaxed); }
-    [[nodiscard]] uint32_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+    void remove_connection() { sockets_->open_connections.fetch_sub(1, std::memory_order_relaxed); }
+    [[nodiscard]] uint32_t open_connections() const
+    {
+        return sockets_->open_connections.load(std::memory_order_relaxed);
+    }
 
     ListenerCounters counters;
 
@@ -78,7 +88,6 @@ private:
     config::ListenerConfig config_;
     std::shared_ptr<ListenerSockets> sockets_;
     std::shared_ptr<plugin_host::PluginInstance> plugin_;
-    std::atomic<uint32_t> open_connections_{0};
 };
 
 } // namespace ringd::engine

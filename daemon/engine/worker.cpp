@@ -192,9 +192,9 @@ void Worker::run_due_timers()
         Connection& conn = *connections_[target.conn_index];
         if (conn.generation != target.conn_generation || conn.torn_down) continue;
         std::erase(conn.timers, id);
-        const auto& d = conn.slot->listener->plugin()->d();
+        const auto& d = conn.listener->plugin()->d();
         if (d.on_timer == nullptr) continue;
-        void* instance = conn.slot->listener->plugin()->instance();
+        void* instance = conn.listener->plugin()->instance();
         invoke(conn, "on_timer", [&] { d.on_timer(instance, reinterpret_cast<ringd_conn*>(&conn), id, target.arg); });
     }
 }
@@ -206,7 +206,12 @@ void Worker::check_idle_and_deadlines()
         ListenerSlot& slot = *slot_ptr;
         const auto idle = slot.listener->config().limits.idle_timeout;
         while (idle.count() > 0 && !slot.idle.empty() && slot.idle.front()->last_active + idle <= now_) {
-            request_close(*slot.idle.front(), RINGD_CLOSE_IDLE);
+            Connection& conn = *slot.idle.front();
+            if (conn.running_children > 0) {
+                touch(conn); // waiting for its command is not idleness
+            } else {
+                request_close(conn, RINGD_CLOSE_IDLE);
+            }
         }
         if (slot.rearm_at && *slot.rearm_at <= now_) {
             slot.rearm_at.reset();
@@ -287,6 +292,16 @@ void Worker::retire_listener(const Listener* listener, std::optional<Clock::time
         cancel_op(make_user_data(listener->is_datagram() ? Op::recvmsg : Op::accept, slot->index, slot->generation));
     }
     free_slot_if_done(*slot);
+}
+
+void Worker::replace_listener(const Listener* old, const std::shared_ptr<Listener>& successor)
+{
+    ListenerSlot* slot = slot_for(old);
+    if (slot == nullptr) {
+        add_listener(successor);
+        return;
+    }
+    slot->listener = successor;
 }
 
 void Worker::free_slot_if_done(ListenerSlot& slot)

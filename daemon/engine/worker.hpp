@@ -57,6 +57,9 @@ public:
     // Stops accepting on `listener`. Its connections go on; when `drain_deadline` is set, those still open
     // then are closed (listener removed from the config).
     void retire_listener(const Listener* listener, std::optional<Clock::time_point> drain_deadline);
+    // A reload changed `old`'s settings but not its address: `successor` takes over the same slot and its
+    // armed accept; connections already open stay with `old`.
+    void replace_listener(const Listener* old, const std::shared_ptr<Listener>& successor);
     void begin_shutdown(Clock::time_point deadline);
 
     // -- observation (any thread) --
@@ -118,6 +121,8 @@ private:
     void teardown(Connection& conn, ringd_close_reason reason, bool abort);
     void maybe_release(Connection& conn);
     void touch(Connection& conn);
+    void hold_generation(ListenerSlot& slot, const std::shared_ptr<Listener>& listener);
+    void release_generation(ListenerSlot& slot, const Listener* listener);
     void cancel_op(uint64_t user_data);
     void close_fd_async(int fd);
     Connection* connection_for(const io_uring_cqe& cqe);

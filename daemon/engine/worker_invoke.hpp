@@ -17,12 +17,12 @@ void Worker::invoke(Connection& conn, const char* what, F&& callback)
     try {
         callback();
     } catch (const std::exception& e) {
-        spdlog::error("[{}] plugin {} threw: {}", conn.slot->listener->name(), what, e.what());
-        conn.slot->listener->counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
+        spdlog::error("[{}] plugin {} threw: {}", conn.listener->name(), what, e.what());
+        conn.listener->counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
         conn.abort_requested = true;
     } catch (...) {
-        spdlog::error("[{}] plugin {} threw a non-standard exception", conn.slot->listener->name(), what);
-        conn.slot->listener->counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
+        spdlog::error("[{}] plugin {} threw a non-standard exception", conn.listener->name(), what);
+        conn.listener->counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
         conn.abort_requested = true;
     }
     settle(conn);

@@ -41,6 +41,10 @@ void Worker::on_accept(ListenerSlot& slot, const io_uring_cqe& cqe)
         spdlog::warn("[{}] accept: {}; pausing accepts for 100 ms", slot.listener->name(), std::strerror(-cqe.res));
         if (!slot.armed && !slot.retiring) slot.rearm_at = now_ + std::chrono::milliseconds(100);
         return;
+    } else if (cqe.res == -EINVAL) {
+        // The socket stopped listening (its listener was removed by a reload): nothing to re-arm.
+        free_slot_if_done(slot);
+        return;
     } else if (cqe.res != -ECANCELED && cqe.res != -ECONNABORTED) {
         spdlog::warn("[{}] accept: {}", slot.listener->name(), std::strerror(-cqe.res));
     }
@@ -82,6 +86,8 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     Connection& conn = *conn_ptr;
     conn.worker = this;
     conn.slot = &slot;
+    conn.listener = &listener;
+    hold_generation(slot, slot.listener);
     conn.index = index;
     conn.generation = next_generation_++ & 0xffffffu;
     conn.fd = fd;
@@ -102,6 +108,28 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
         if (conn.torn_down) return;
     }
     update_reading(conn);
+}
+
+// A slot keeps every listener generation alive that one of its connections still uses.
+void Worker::hold_generation(ListenerSlot& slot, const std::shared_ptr<Listener>& listener)
+{
+    for (auto& [l, count] : slot.generations) {
+        if (l == listener) {
+            ++count;
+            return;
+        }
+    }
+    slot.generations.emplace_back(listener, 1);
+}
+
+void Worker::release_generation(ListenerSlot& slot, const Listener* listener)
+{
+    for (auto it = slot.generations.begin(); it != slot.generations.end(); ++it) {
+        if (it->first.get() == listener && --it->second == 0) {
+            slot.generations.erase(it); // may destroy an old plugin instance, after its last on_close
+            return;
+        }
+    }
 }
 
 // ---- receive -----------------------------------------------------------------------------------------------
@@ -156,9 +184,9 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
         if (conn.close_requested || conn.torn_down) {
             settle(conn);
         } else {
-            const auto& d = conn.slot->listener->plugin()->d();
+            const auto& d = conn.listener->plugin()->d();
             if (d.on_peer_shutdown != nullptr) {
-                void* instance = conn.slot->listener->plugin()->instance();
+                void* instance = conn.listener->plugin()->instance();
                 invoke(conn, "on_peer_shutdown",
                        [&] { d.on_peer_shutdown(instance, reinterpret_cast<ringd_conn*>(&conn)); });
             } else {
@@ -176,9 +204,9 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
 
 void Worker::deliver_data(Connection& conn, const uint8_t* data, size_t len)
 {
-    const auto& d = conn.slot->listener->plugin()->d();
+    const auto& d = conn.listener->plugin()->d();
     if (d.on_data == nullptr) return;
-    void* instance = conn.slot->listener->plugin()->instance();
+    void* instance = conn.listener->plugin()->instance();
     invoke(conn, "on_data", [&] { d.on_data(instance, reinterpret_cast<ringd_conn*>(&conn), data, len); });
 }
 
@@ -236,7 +264,7 @@ void Worker::settle(Connection& conn)
     if (conn.abort_requested && !conn.torn_down) teardown(conn, RINGD_CLOSE_ERROR, true);
     if (conn.torn_down) return;
     flush(conn);
-    const uint64_t cap = conn.slot->listener->config().limits.max_output_buffer;
+    const uint64_t cap = conn.listener->config().limits.max_output_buffer;
     if (conn.out.bytes() > cap) {
         conn.paused_by_backpressure = true;
     } else if (conn.out.bytes() <= cap / 2) {
@@ -305,15 +333,18 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
         cancel_op(make_user_data(Op::recv, conn.index, conn.generation));
         conn.recv_cancel_sent = true;
     }
+    // A send blocked on a peer that never reads holds its own reference to the socket: closing the fd alone
+    // would leave the connection (and this slot) alive forever. Cancelling completes it with -ECANCELED.
+    if (conn.send_in_flight) cancel_op(make_user_data(Op::send, conn.index, conn.generation));
     if (conn.opened) {
         conn.opened = false;
-        const auto& d = conn.slot->listener->plugin()->d();
+        const auto& d = conn.listener->plugin()->d();
         if (d.on_close != nullptr) {
-            void* instance = conn.slot->listener->plugin()->instance();
+            void* instance = conn.listener->plugin()->instance();
             try {
                 d.on_close(instance, reinterpret_cast<ringd_conn*>(&conn), reason);
             } catch (...) {
-                spdlog::error("[{}] plugin on_close threw", conn.slot->listener->name());
+                spdlog::error("[{}] plugin on_close threw", conn.listener->name());
             }
         }
     }
@@ -327,7 +358,8 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     io_uring_sqe_set_data64(sqe, make_user_data(Op::close, conn.index, conn.generation));
     ++conn.inflight;
     --conn.slot->connections;
-    conn.slot->listener->remove_connection();
+    conn.listener->remove_connection();
+    release_generation(*conn.slot, conn.listener);
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -428,7 +460,9 @@ int Worker::timer_cancel(Connection& conn, int64_t id)
 int Worker::spawn(Connection& conn, const ringd_spawn_request& request, ringd_spawn_done_fn done, void* ctx)
 {
     if (conn.closing()) return -EPIPE;
-    return children_.spawn(conn.index, conn.generation, request, done, ctx, now_);
+    const int rc = children_.spawn(conn.index, conn.generation, request, done, ctx, now_);
+    if (rc == 0) ++conn.running_children;
+    return rc;
 }
 
 void Worker::deliver_spawn_result(uint32_t conn_index, uint32_t conn_generation, ringd_spawn_done_fn done,
@@ -437,6 +471,8 @@ void Worker::deliver_spawn_result(uint32_t conn_index, uint32_t conn_generation,
     if (conn_index >= connections_.size() || !connections_[conn_index]) return;
     Connection& conn = *connections_[conn_index];
     if (conn.generation != conn_generation || conn.torn_down) return;
+    --conn.running_children;
+    touch(conn);
     invoke(conn, "spawn completion", [&] { done(ctx, reinterpret_cast<ringd_conn*>(&conn), &result); });
 }
 

@@ -185,7 +185,7 @@ void Supervisor::apply(config::Config next)
     auto instances = factory_->create_instances(next);
     std::vector<std::shared_ptr<engine::Listener>> kept_or_new;
     std::vector<std::shared_ptr<engine::Listener>> to_add;
-    std::vector<std::shared_ptr<engine::Listener>> to_replace; // old listeners whose sockets move on
+    std::vector<std::pair<std::shared_ptr<engine::Listener>, std::shared_ptr<engine::Listener>>> to_replace;
     std::vector<config::Diagnostic> errors;
     for (std::size_t i = 0; i < next.listeners.size(); ++i) {
         const auto& l = next.listeners[i];
@@ -201,24 +201,32 @@ void Supervisor::apply(config::Config next)
             auto sockets = old ? old->sockets() : factory_->open_sockets(l, inherited_);
             auto fresh = std::make_shared<engine::Listener>(l, std::move(sockets), instances[i]);
             kept_or_new.push_back(fresh);
-            to_add.push_back(fresh);
-            if (old) to_replace.push_back(old);
+            if (old) {
+                to_replace.emplace_back(old, fresh);
+            } else {
+                to_add.push_back(fresh);
+            }
         } catch (const config::ConfigErrors& e) {
             errors.insert(errors.end(), e.diagnostics().begin(), e.diagnostics().end());
         }
     }
     if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
 
-    // Commit. Adding before retiring means a replaced address is never without an accepting slot.
+    // Commit: nothing below can fail.
     for (const auto& l : to_add) {
         engine_->add_listener(l);
         spdlog::info("reload: serving {} ({})", l->name(), l->config().endpoint.text);
     }
-    for (const auto& old : to_replace) engine_->retire_listener(old, std::nullopt);
+    for (const auto& [old, fresh] : to_replace) {
+        engine_->replace_listener(old, fresh);
+        spdlog::info("reload: {} ({}) takes new settings for new connections", fresh->name(),
+                     fresh->config().endpoint.text);
+    }
     for (const auto& a : active_) {
         bool still_there = false;
         for (const auto& k : kept_or_new) still_there = still_there || k->sockets() == a->sockets();
         if (!still_there) {
+            a->sockets()->stop_listening();
             engine_->retire_listener(a, next.shutdown_timeout);
             spdlog::info("reload: removed {} ({}); open connections drain for up to {}ms", a->name(),
                          a->config().endpoint.text, next.shutdown_timeout.count());
