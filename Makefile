@@ -8,7 +8,7 @@ ASAN_BUILD   ?= build-asan
 CONFIG       ?= etc/ringd/ringd.yaml
 SUDO         := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all deps configure build run test test-fast asan clean format
+.PHONY: all deps configure build run test test-fast asan fuzz clean format
 
 all: build
 
@@ -45,6 +45,11 @@ test: build asan
 # The normal build's suite only (quick local iteration).
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
+
+# libFuzzer targets (clang) for the remote-cmd frame decoder and argv splitter, each run briefly.
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DRINGD_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) && ctest --test-dir build-fuzz -L fuzz --output-on-failure
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')

@@ -1,0 +1,126 @@
+// Incremental framed-request decoding and request validation; see frame_decoder.hpp.
+#include "frame_decoder.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace ringd::remote_cmd {
+
+void FrameDecoder::feed(std::span<const std::byte> data, std::vector<Event>& out)
+{
+    const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+    std::size_t left = data.size();
+    while (left > 0 && !failed_) {
+        if (!in_body_) {
+            const std::size_t n = std::min(left, header_.size() - header_got_);
+            std::copy_n(p, n, header_.begin() + static_cast<std::ptrdiff_t>(header_got_));
+            header_got_ += n;
+            p += n;
+            left -= n;
+            if (header_got_ < header_.size()) return;
+            body_len_ = (uint32_t{header_[0]} << 24) | (uint32_t{header_[1]} << 16) | (uint32_t{header_[2]} << 8) |
+                        uint32_t{header_[3]};
+            header_got_ = 0;
+            if (body_len_ == 0 || body_len_ > max_body_) {
+                failed_ = true;
+                out.push_back({true, body_len_ == 0
+                                         ? std::string("frame length is 0")
+                                         : "frame length " + std::to_string(body_len_) + " exceeds max_request (" +
+                                               std::to_string(max_body_) + " bytes)"});
+                return;
+            }
+            in_body_ = true;
+            body_.clear();
+            body_.reserve(body_len_); // bounded by max_request, checked above
+        }
+        const std::size_t n = std::min<std::size_t>(left, body_len_ - body_.size());
+        body_.append(reinterpret_cast<const char*>(p), n);
+        p += n;
+        left -= n;
+        if (body_.size() == body_len_) {
+            in_body_ = false;
+            out.push_back({false, std::move(body_)});
+            body_ = std::string();
+        }
+    }
+}
+
+std::optional<std::string> FrameDecoder::finish() const
+{
+    if (failed_) return std::nullopt;
+    if (header_got_ != 0) {
+        return "truncated frame: connection ended after " + std::to_string(header_got_) + " of 4 length bytes";
+    }
+    if (in_body_) {
+        return "truncated frame: connection ended after " + std::to_string(body_.size()) + " of " +
+               std::to_string(body_len_) + " body bytes";
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+using Json = nlohmann::json;
+
+RequestParse fail(std::string message)
+{
+    RequestParse r;
+    r.error = std::move(message);
+    return r;
+}
+
+bool has_nul(const std::string& s)
+{
+    return s.find('\0') != std::string::npos;
+}
+
+} // namespace
+
+RequestParse parse_framed_request(std::string_view body)
+{
+    Json doc;
+    try {
+        doc = Json::parse(body);
+    } catch (const Json::parse_error& e) {
+        return fail("request is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+    } catch (const Json::exception&) {
+        // Not only parse_error: a number too large for a double is out_of_range (found by fuzz_frame_decoder).
+        return fail("request is not valid JSON (a number is out of range)");
+    }
+    if (!doc.is_object()) return fail("request must be a JSON object");
+
+    RequestParse result;
+    FramedRequest& req = result.request;
+    for (const auto& [key, value] : doc.items()) {
+        if (key == "argv") {
+            if (!value.is_array() || value.empty()) return fail("\"argv\" must be a non-empty array of strings");
+            std::vector<std::string> argv;
+            argv.reserve(value.size());
+            for (const Json& arg : value) {
+                if (!arg.is_string()) return fail("\"argv\" must be a non-empty array of strings");
+                argv.push_back(arg.get<std::string>());
+                if (has_nul(argv.back())) return fail("\"argv\" strings must not contain NUL");
+            }
+            req.argv = std::move(argv);
+        } else if (key == "cmd") {
+            if (!value.is_string()) return fail("\"cmd\" must be a string");
+            req.cmd = value.get<std::string>();
+            if (has_nul(*req.cmd)) return fail("\"cmd\" must not contain NUL");
+        } else if (key == "token") {
+            if (!value.is_string()) return fail("\"token\" must be a string");
+            req.token = value.get<std::string>();
+        } else if (key == "timeout_ms") {
+            if (!value.is_number_unsigned() || value.get<uint64_t>() == 0) {
+                return fail("\"timeout_ms\" must be a positive integer");
+            }
+            req.timeout_ms = value.get<uint64_t>();
+        } else {
+            const std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+            return fail("unknown request field \"" + shown + "\"");
+        }
+    }
+    if (req.argv.has_value() == req.cmd.has_value()) return fail("request needs exactly one of \"argv\" and \"cmd\"");
+    return result;
+}
+
+} // namespace ringd::remote_cmd

@@ -1,0 +1,522 @@
+// The remote-cmd plugin itself, loaded from its .so and driven through the C ABI by a fake host
+// (fake_host.hpp): request queueing and ordering, the three protocols end to end, limits, tokens, peer
+// credentials, and the concurrency gate across connections.
+#include "fake_host.hpp"
+
+#include <nlohmann/json.hpp>
+
+using fake::Plugin;
+using Json = nlohmann::json;
+using namespace std::string_literals;
+
+namespace {
+
+const std::string kShipped = "protocol: json-header\nallow: [ls, pwd, date, uptime, whoami, echo, uname, df]\n";
+
+std::string be32(uint32_t n)
+{
+    return {static_cast<char>(n >> 24), static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 8) & 0xff),
+            static_cast<char>(n & 0xff)};
+}
+
+std::string frame(const std::string& body)
+{
+    return be32(static_cast<uint32_t>(body.size())) + body;
+}
+
+uint32_t le32_at(std::string_view s, std::size_t at = 0)
+{
+    return uint32_t(uint8_t(s[at])) | uint32_t(uint8_t(s[at + 1])) << 8 | uint32_t(uint8_t(s[at + 2])) << 16 |
+           uint32_t(uint8_t(s[at + 3])) << 24;
+}
+
+uint32_t be32_at(std::string_view s, std::size_t at = 0)
+{
+    return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 | uint32_t(uint8_t(s[at + 2])) << 8 |
+           uint32_t(uint8_t(s[at + 3]));
+}
+
+struct Reply {
+    Json header;
+    std::string out, err;
+};
+
+// Splits `bytes` into json-header (little-endian) or framed (big-endian) replies.
+std::vector<Reply> replies(std::string_view bytes, bool framed)
+{
+    std::vector<Reply> result;
+    while (!bytes.empty()) {
+        REQUIRE(bytes.size() >= 4);
+        const uint32_t h = framed ? be32_at(bytes) : le32_at(bytes);
+        REQUIRE(bytes.size() >= 4 + h);
+        Reply r;
+        r.header = Json::parse(bytes.substr(4, h));
+        const auto out_n = r.header["stdout_size"].get<std::size_t>();
+        const auto err_n = r.header["stderr_size"].get<std::size_t>();
+        REQUIRE(bytes.size() >= 4 + h + out_n + err_n);
+        r.out = bytes.substr(4 + h, out_n);
+        r.err = bytes.substr(4 + h + out_n, err_n);
+        bytes.remove_prefix(4 + h + out_n + err_n);
+        result.push_back(std::move(r));
+    }
+    return result;
+}
+
+Reply one_reply(ringd_conn& c, bool framed)
+{
+    auto all = replies(c.take(), framed);
+    REQUIRE(all.size() == 1);
+    return all.front();
+}
+
+} // namespace
+
+TEST_CASE("descriptor", "[handler]")
+{
+    Plugin p(kShipped);
+    CHECK(std::string(p.descriptor().name) == "remote-cmd");
+    CHECK(p.descriptor().socket_kinds == RINGD_KIND_STREAM);
+    CHECK(p.created());
+}
+
+TEST_CASE("bad config is reported with its key", "[handler]")
+{
+    Plugin p("protocol: framed\nallow: [ls]\nmax_concurrent: zero\n");
+    CHECK_FALSE(p.created());
+    CHECK(std::string(p.error().key) == "max_concurrent");
+}
+
+TEST_CASE("json-header: an allowed command is spawned with the listener's limits", "[handler]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    p.data(c, "  ls -l /tmp\r\n");
+    REQUIRE(c.spawns.size() == 1);
+    const SpawnCall& call = c.spawns.front();
+    CHECK(call.argv.size() == 3);
+    CHECK(call.argv[0].ends_with("/ls"));
+    CHECK(call.argv[0].front() == '/');
+    CHECK(call.argv[1] == "-l");
+    CHECK(call.argv[2] == "/tmp");
+    CHECK(call.default_env);
+    CHECK(call.default_cwd);
+    CHECK(call.timeout_ms == 10'000);
+    CHECK(call.max_output == 1024 * 1024);
+    CHECK(call.uid == -1);
+    CHECK(c.out.empty());
+    p.complete_ok(c, "a\nb\n", "warn\n", 0);
+    const std::string header = R"({"total_size":9,"stdout_size":4,"stderr_size":5,"exit_code":0,"signal":null,)"
+                               R"("timed_out":false,"truncated":false,"duration_ms":2})";
+    CHECK(c.take() == std::string{char(header.size()), 0, 0, 0} + header + "a\nb\nwarn\n");
+}
+
+TEST_CASE("json-header: a command not on the list is refused and never spawned", "[handler][security]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    p.data(c, "rm -rf /");
+    CHECK(c.spawns.empty());
+    const Reply r = one_reply(c, false);
+    CHECK(r.header["exit_code"] == 126);
+    CHECK(r.err == "ringd: command not allowed: rm\n");
+    CHECK(r.header["total_size"] == r.err.size());
+    CHECK_FALSE(c.closed);
+}
+
+TEST_CASE("json-header: injection probes never reach a shell", "[handler][security]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    for (const char* probe : {"ls; id", "ls $(id)", "`id`", "ls | id", "ls && id", "ls\nid", "ls > /tmp/x"}) {
+        INFO(probe);
+        p.data(c, probe);
+        for (const SpawnCall& call : c.spawns) {
+            CHECK(call.argv[0].ends_with("/ls"));
+            CHECK(call.argv[0].find("sh") == std::string::npos);
+        }
+        while (!c.spawns.empty())
+            p.complete_ok(c);
+    }
+}
+
+TEST_CASE("requests on one connection run one at a time and are answered in order", "[handler]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    p.data(c, "echo one");
+    p.data(c, "rm x"); // refused: answered only after "echo one"
+    p.data(c, "echo three");
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.out.empty());
+    p.complete_ok(c, "one\n");
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.spawns.front().argv[1] == "three");
+    p.complete_ok(c, "three\n");
+    const auto all = replies(c.take(), false);
+    REQUIRE(all.size() == 3);
+    CHECK(all[0].out == "one\n");
+    CHECK(all[1].header["exit_code"] == 126);
+    CHECK(all[2].out == "three\n");
+}
+
+TEST_CASE("json-header: oversized, empty and badly quoted requests", "[handler]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    p.data(c, "echo " + std::string(5000, 'x'));
+    p.data(c, " \n");
+    p.data(c, "echo 'unterminated");
+    const auto all = replies(c.take(), false);
+    REQUIRE(all.size() == 3);
+    CHECK(all[0].err == "ringd: request too large: 5005 bytes (max 4096)\n");
+    CHECK(all[0].header["exit_code"] == 125);
+    CHECK(all[1].err == "ringd: empty command\n");
+    CHECK(all[2].err == "ringd: unterminated single quote in the command line\n");
+    CHECK(c.spawns.empty());
+    CHECK_FALSE(c.closed);
+}
+
+TEST_CASE("size-prefixed replies", "[handler]")
+{
+    Plugin p("protocol: size-prefixed\nallow: [echo]\n");
+    ringd_conn& c = p.open();
+    p.data(c, "echo hi");
+    p.complete_ok(c, "hi\n", "e");
+    p.data(c, "cat /etc/shadow");
+    CHECK(c.take() == "\x04\0\0\0hi\ne"s + "\x20\0\0\0ringd: command not allowed: cat\n"s);
+}
+
+TEST_CASE("spawn errors", "[handler]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    c.spawn_errno = EAGAIN;
+    p.data(c, "date");
+    Reply r = one_reply(c, false);
+    CHECK(r.header["exit_code"] == 125);
+    CHECK_THAT(r.err, Catch::StartsWith("ringd: cannot start date: "));
+    c.spawn_errno = ENOENT; // the daemon reports a vanished binary from spawn() itself
+    p.data(c, "date");
+    CHECK(one_reply(c, false).err == "ringd: command not found: date\n");
+
+    p.data(c, "date");
+    ringd_spawn_result res{};
+    res.spawn_error = ENOENT;
+    p.complete(c, res);
+    r = one_reply(c, false);
+    CHECK(r.header["exit_code"] == 127);
+    CHECK(r.err == "ringd: command not found: date\n");
+
+    p.data(c, "date");
+    res.spawn_error = EACCES;
+    p.complete(c, res);
+    CHECK(one_reply(c, false).header["exit_code"] == 126);
+}
+
+TEST_CASE("timeouts and signals are reported", "[handler]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    p.data(c, "uptime");
+    ringd_spawn_result res{};
+    res.exit_code = -1;
+    res.term_signal = 9;
+    res.timed_out = 1;
+    res.truncated = 1;
+    p.complete(c, res);
+    const Reply r = one_reply(c, false);
+    CHECK(r.header["timed_out"] == true);
+    CHECK(r.header["truncated"] == true);
+    CHECK(r.header["exit_code"] == 137);
+    CHECK(r.header["signal"] == 9);
+}
+
+TEST_CASE("framed: requests split across arbitrary chunks", "[handler]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\ntimeout: 5s\n");
+    ringd_conn& c = p.open();
+    const std::string bytes =
+        frame(R"({"argv":["echo","a b"],"timeout_ms":99999})") + frame(R"({"cmd":"echo 'c d'","timeout_ms":250})");
+    for (char ch : bytes)
+        p.data(c, std::string_view(&ch, 1));
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.spawns.front().argv[1] == "a b");
+    CHECK(c.spawns.front().timeout_ms == 5000); // capped by the listener
+    p.complete_ok(c, "a b\n");
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.spawns.front().argv[1] == "c d");
+    CHECK(c.spawns.front().timeout_ms == 250);
+    p.complete_ok(c, "c d\n", "", 3);
+    const auto all = replies(c.take(), true);
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].header["ok"] == true);
+    CHECK(all[0].out == "a b\n");
+    CHECK(all[1].header["exit_code"] == 3);
+    CHECK(all[1].header["duration_ms"] == 2);
+}
+
+TEST_CASE("framed: refusals keep the connection, malformed frames end it", "[handler]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\n");
+    ringd_conn& c = p.open();
+    p.data(c, frame(R"({"argv":["id"]})"));
+    Reply r = one_reply(c, true);
+    CHECK(r.header["ok"] == false);
+    CHECK(r.header["error"] == "command not allowed: id");
+    CHECK(r.header["error_code"] == "not_allowed");
+    CHECK_FALSE(c.write_shut);
+
+    SECTION("invalid JSON")
+    {
+        p.data(c, frame("{nope") + frame(R"({"argv":["echo"]})"));
+    }
+    SECTION("wrong types")
+    {
+        p.data(c, frame(R"({"argv":"echo"})") + frame(R"({"argv":["echo"]})"));
+    }
+    SECTION("length 0")
+    {
+        p.data(c, be32(0) + frame(R"({"argv":["echo"]})"));
+    }
+    SECTION("length above max_request")
+    {
+        p.data(c, be32(64 * 1024 + 1));
+    }
+    r = one_reply(c, true);
+    CHECK(r.header["ok"] == false);
+    CHECK(r.header["error_code"] == "bad_request");
+    CHECK(c.spawns.empty());
+    CHECK(c.write_shut); // answered, FIN sent, now discarding input until the peer closes
+    CHECK_FALSE(c.closed);
+    p.data(c, frame(R"({"argv":["echo"]})"));
+    CHECK(c.spawns.empty());
+    p.peer_shutdown(c);
+    CHECK(c.closed);
+}
+
+TEST_CASE("framed: a lingering connection is closed by its timer", "[handler]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\n");
+    ringd_conn& c = p.open();
+    p.data(c, frame("[]"));
+    CHECK(c.write_shut);
+    CHECK_FALSE(c.closed);
+    p.fire_timers(c);
+    CHECK(c.closed);
+}
+
+TEST_CASE("framed: a malformed frame behind a running command is answered after it", "[handler]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\n");
+    ringd_conn& c = p.open();
+    p.data(c, frame(R"({"argv":["echo","1"]})") + frame("bad"));
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.out.empty());
+    p.complete_ok(c, "1\n");
+    const auto all = replies(c.take(), true);
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].out == "1\n");
+    CHECK(all[1].header["ok"] == false);
+    CHECK(c.write_shut);
+}
+
+TEST_CASE("framed: a stream ending inside a frame", "[handler]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\n");
+    ringd_conn& c = p.open();
+    p.data(c, be32(50) + "{\"argv\":");
+    p.peer_shutdown(c);
+    const Reply r = one_reply(c, true);
+    CHECK(r.header["ok"] == false);
+    CHECK_THAT(r.header["error"].get<std::string>(), Catch::Contains("truncated frame"));
+    CHECK(c.closed);
+}
+
+TEST_CASE("the peer's FIN: pending work is finished, then the connection closes", "[handler]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    p.data(c, "date");
+    p.peer_shutdown(c);
+    CHECK_FALSE(c.closed);
+    p.complete_ok(c, "now\n");
+    CHECK(one_reply(c, false).out == "now\n");
+    CHECK(c.closed);
+    CHECK(c.close_flags == RINGD_CLOSE_AFTER_FLUSH);
+}
+
+TEST_CASE("tokens", "[handler][security]")
+{
+    char path[] = "/tmp/remote-cmd-token-XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    REQUIRE(::write(fd, "s3cret\n", 7) == 7);
+    ::close(fd);
+    {
+        Plugin p("protocol: framed\nallow: [echo]\ntoken_file: "s + path + "\n");
+        REQUIRE(p.created());
+        ringd_conn& good = p.open();
+        p.data(good, frame(R"({"argv":["echo"],"token":"s3cret"})"));
+        CHECK(good.spawns.size() == 1);
+
+        ringd_conn& wrong = p.open();
+        p.data(wrong, frame(R"({"argv":["echo"],"token":"s3creT"})"));
+        Reply r = one_reply(wrong, true);
+        CHECK(r.header["error_code"] == "unauthorized");
+        CHECK(r.header["error"] == "wrong token");
+        CHECK(wrong.spawns.empty());
+        CHECK(wrong.write_shut);
+
+        ringd_conn& missing = p.open();
+        p.data(missing, frame(R"({"argv":["echo"]})"));
+        r = one_reply(missing, true);
+        CHECK(r.header["error"] == "this listener requires a token");
+        CHECK(missing.spawns.empty());
+    }
+    ::unlink(path);
+}
+
+TEST_CASE("peer credentials", "[handler][security]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\nallow_uids: [1234]\nallow_gids: [50]\n");
+    REQUIRE(p.created());
+    ringd_conn& by_uid = p.open(true, 1234, 1);
+    p.data(by_uid, frame(R"({"argv":["echo"]})"));
+    CHECK(by_uid.spawns.size() == 1);
+
+    ringd_conn& by_gid = p.open(true, 77, 50);
+    p.data(by_gid, frame(R"({"argv":["echo"]})"));
+    CHECK(by_gid.spawns.size() == 1);
+
+    ringd_conn& stranger = p.open(true, 1000, 1000);
+    p.data(stranger, frame(R"({"argv":["echo"]})"));
+    CHECK(stranger.spawns.empty());
+    const Reply r = one_reply(stranger, true);
+    CHECK(r.header["error_code"] == "forbidden");
+    CHECK_THAT(r.header["error"].get<std::string>(), Catch::Contains("uid 1000"));
+    CHECK(stranger.write_shut);
+
+    ringd_conn& tcp = p.open(false, 1234, 50);
+    p.data(tcp, frame(R"({"argv":["echo"]})"));
+    CHECK(tcp.spawns.empty());
+    CHECK(one_reply(tcp, true).header["error_code"] == "forbidden");
+}
+
+TEST_CASE("peer credentials need the host service", "[handler]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\nallow_uids: [0]\n", false);
+    CHECK_FALSE(p.created());
+    CHECK(std::string(p.error().key) == "allow_uids");
+    Plugin without_check("protocol: framed\nallow: [echo]\n", false);
+    CHECK(without_check.created());
+}
+
+TEST_CASE("the gate: max_concurrent across connections, a bounded FIFO, busy", "[handler]")
+{
+    Plugin p("protocol: json-header\nallow: [date]\nmax_concurrent: 1\nmax_queued: 1\n");
+    ringd_conn& a = p.open();
+    ringd_conn& b = p.open();
+    ringd_conn& c = p.open();
+    p.data(a, "date");
+    p.data(b, "date");
+    p.data(c, "date");
+    CHECK(a.spawns.size() == 1);
+    CHECK(b.spawns.empty());
+    CHECK(b.timers.size() == 1); // waiting, polling the gate
+    const Reply busy = one_reply(c, false);
+    CHECK(busy.header["exit_code"] == 125);
+    CHECK_THAT(busy.err, Catch::StartsWith("ringd: busy: 1 commands already running"));
+
+    p.fire_timers(b); // still full: keeps waiting
+    CHECK(b.spawns.empty());
+    CHECK(b.timers.size() == 1);
+    p.complete_ok(a, "t\n");
+    p.fire_timers(b);
+    CHECK(b.spawns.size() == 1);
+    CHECK(b.timers.empty());
+    // The slot is taken again: a newcomer waits.
+    p.data(c, "date");
+    CHECK(c.spawns.empty());
+    CHECK(c.timers.size() == 1);
+}
+
+TEST_CASE("the gate: a closed connection gives back its slot and its place", "[handler]")
+{
+    Plugin p("protocol: json-header\nallow: [date]\nmax_concurrent: 1\nmax_queued: 2\n");
+    ringd_conn& a = p.open();
+    ringd_conn& b = p.open();
+    ringd_conn& c = p.open();
+    p.data(a, "date");
+    p.data(b, "date");
+    p.data(c, "date");
+    p.close(b); // waiting, then gone
+    p.close(a); // running, then gone: the host killed the child
+    p.fire_timers(c);
+    CHECK(c.spawns.size() == 1);
+}
+
+TEST_CASE("the gate: waiting longer than queue_timeout is busy", "[handler]")
+{
+    Plugin p("protocol: json-header\nallow: [date]\nmax_concurrent: 1\nqueue_timeout: 1ms\n");
+    ringd_conn& a = p.open();
+    ringd_conn& b = p.open();
+    p.data(a, "date");
+    p.data(b, "date");
+    ::usleep(3000);
+    p.fire_timers(b);
+    CHECK(b.spawns.empty());
+    CHECK_THAT(one_reply(b, false).err, Catch::Contains("busy"));
+    p.complete_ok(a);
+    p.data(b, "date"); // the queue is empty again: straight through
+    CHECK(b.spawns.size() == 1);
+}
+
+TEST_CASE("too many queued requests pause reading until they drain", "[handler]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    for (int i = 0; i < 17; ++i)
+        p.data(c, "date");
+    CHECK(c.paused);
+    for (int i = 0; i < 10; ++i)
+        p.complete_ok(c);
+    CHECK_FALSE(c.paused);
+}
+
+TEST_CASE("shell mode runs /bin/sh -c LINE", "[handler]")
+{
+    Plugin p("protocol: json-header\nshell: true\nallow: ['*']\n");
+    REQUIRE(p.created());
+    bool warned = false;
+    for (const auto& line : fake::g_log)
+        warned = warned || line.find("ARBITRARY shell") != std::string::npos;
+    CHECK(warned);
+    ringd_conn& c = p.open();
+    p.data(c, "ls | wc -l\n");
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.spawns.front().argv == std::vector<std::string>{"/bin/sh", "-c", "ls | wc -l"});
+}
+
+TEST_CASE("run_as is passed to spawn", "[handler]")
+{
+    if (::geteuid() != 0) return;
+    Plugin p("protocol: json-header\nallow: [whoami]\nrun_as: nobody\n");
+    ringd_conn& c = p.open();
+    p.data(c, "whoami");
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.spawns.front().uid == 65534);
+    CHECK(c.spawns.front().gid == 65534);
+}
+
+TEST_CASE("end to end with a real child", "[handler]")
+{
+    Plugin p("protocol: json-header\nallow: [echo, sh]\n");
+    ringd_conn& c = p.open();
+    p.data(c, "echo 'hello  world' ';' '$(id)'");
+    REQUIRE(c.spawns.size() == 1);
+    const fake::RealRun run = fake::run_for_real(c.spawns.front());
+    p.complete_ok(c, run.out, run.err, WEXITSTATUS(run.status));
+    const Reply r = one_reply(c, false);
+    CHECK(r.out == "hello  world ; $(id)\n");
+    CHECK(r.header["exit_code"] == 0);
+}

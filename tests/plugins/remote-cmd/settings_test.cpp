@@ -1,0 +1,193 @@
+// remote-cmd's config parsing and validation (plugins/remote-cmd/settings.hpp).
+#include "settings.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <ringd/plugin.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace ringd::remote_cmd;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The key and message of the ConfigError that parsing `yaml` throws.
+std::pair<std::string, std::string> config_error(const std::string& yaml)
+{
+    try {
+        (void)parse_settings(yaml);
+    } catch (const ringd::ConfigError& e) {
+        return {e.key(), e.what()};
+    }
+    FAIL("no ConfigError for: " << yaml);
+    return {};
+}
+
+// A temporary file with `content` and `mode`, removed at scope exit.
+struct TempFile {
+    std::string path;
+    TempFile(const std::string& content, mode_t mode)
+    {
+        char name[] = "/tmp/remote-cmd-test-XXXXXX";
+        const int fd = ::mkstemp(name);
+        REQUIRE(fd >= 0);
+        REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+        ::fchmod(fd, mode);
+        ::close(fd);
+        path = name;
+    }
+    ~TempFile() { ::unlink(path.c_str()); }
+};
+
+} // namespace
+
+TEST_CASE("defaults", "[settings]")
+{
+    const Settings s = parse_settings("{protocol: framed}");
+    CHECK(s.protocol == Protocol::framed);
+    CHECK(s.allow.empty());
+    CHECK_FALSE(s.shell);
+    CHECK(s.timeout == 10s);
+    CHECK(s.max_output == 1024 * 1024);
+    CHECK(s.max_request == 64 * 1024);
+    CHECK(s.max_concurrent == 16);
+    CHECK(s.max_queued == 64);
+    CHECK(s.queue_timeout == 10s);
+    CHECK_FALSE(s.token);
+    CHECK_FALSE(s.checks_peer());
+    CHECK(s.run_as_uid == -1);
+    CHECK(s.run_as_gid == -1);
+    // An empty allow list is legal but refuses everything: say so at start.
+    CHECK_THAT(s.warnings.front(), Catch::Contains("allow list is empty"));
+}
+
+TEST_CASE("the shipped listener's config", "[settings]")
+{
+    const Settings s =
+        parse_settings("protocol: json-header\nallow: [ls, pwd, date, uptime, whoami, echo, uname, df]\n");
+    CHECK(s.protocol == Protocol::json_header);
+    CHECK(s.allow.size() == 8);
+}
+
+TEST_CASE("every key", "[settings]")
+{
+    const Settings s = parse_settings(R"(
+protocol: size-prefixed
+allow: [ls, /bin/echo]
+timeout: 1500ms
+max_output: 10MiB
+max_request: 4KiB
+max_concurrent: 4
+max_queued: 0
+queue_timeout: 2m
+allow_uids: [0, root]
+allow_gids: [0]
+)");
+    CHECK(s.protocol == Protocol::size_prefixed);
+    CHECK(s.allow == std::vector<std::string>{"ls", "/bin/echo"});
+    CHECK(s.timeout == 1500ms);
+    CHECK(s.max_output == 10 * 1024 * 1024);
+    CHECK(s.max_request == 4096);
+    CHECK(s.max_concurrent == 4);
+    CHECK(s.max_queued == 0);
+    CHECK(s.queue_timeout == 120s);
+    CHECK(*s.allow_uids == std::vector<uint32_t>{0, 0});
+    CHECK(*s.allow_gids == std::vector<uint32_t>{0});
+    CHECK(s.checks_peer());
+}
+
+TEST_CASE("bad values name their key", "[settings]")
+{
+    CHECK(config_error("{}").first == "protocol");
+    CHECK(config_error("{protocol: http}").first == "protocol");
+    CHECK(config_error("{protocol: framed, allow: ls}").first == "allow");
+    CHECK(config_error("{protocol: framed, allow: [ls -l]}").first == "allow");
+    CHECK(config_error("{protocol: framed, allow: [bin/ls]}").first == "allow");
+    CHECK(config_error("{protocol: framed, allow: [[ls]]}").first == "allow");
+    CHECK(config_error("{protocol: framed, timeout: 10}").first == "timeout");
+    CHECK(config_error("{protocol: framed, timeout: 0}").first == "timeout");
+    CHECK(config_error("{protocol: framed, timeout: -1s}").first == "timeout");
+    CHECK(config_error("{protocol: framed, timeout: 50d}").first == "timeout");
+    CHECK(config_error("{protocol: framed, max_output: 2GiB}").first == "max_output");
+    CHECK(config_error("{protocol: framed, max_output: lots}").first == "max_output");
+    CHECK(config_error("{protocol: framed, max_request: 0}").first == "max_request");
+    CHECK(config_error("{protocol: framed, max_concurrent: 0}").first == "max_concurrent");
+    CHECK(config_error("{protocol: framed, max_concurrent: 1.5}").first == "max_concurrent");
+    CHECK(config_error("{protocol: framed, max_queued: -1}").first == "max_queued");
+    CHECK(config_error("{protocol: framed, shell: maybe}").first == "shell");
+    CHECK(config_error("{protocol: framed, allow_uids: [no-such-user-xyz]}").first == "allow_uids");
+    CHECK(config_error("{protocol: framed, allow_gids: [no-such-group-xyz]}").first == "allow_gids");
+    CHECK(config_error("{protocol: framed, run_as: no-such-user-xyz}").first == "run_as");
+    const auto unknown = config_error("{protocol: framed, alow: [ls]}");
+    CHECK(unknown.first == "alow");
+    CHECK_THAT(unknown.second, Catch::Contains("unknown key"));
+    CHECK(config_error("[1, 2]").first == "");
+    CHECK(config_error("{protocol: framed").first == "");
+}
+
+TEST_CASE("shell mode needs \"*\" and \"*\" needs shell mode", "[settings]")
+{
+    CHECK(config_error("{protocol: framed, shell: true, allow: [ls]}").first == "shell");
+    CHECK(config_error("{protocol: framed, shell: true}").first == "shell");
+    CHECK(config_error("{protocol: framed, allow: ['*']}").first == "allow");
+    const Settings s = parse_settings("{protocol: json-header, shell: true, allow: ['*']}");
+    CHECK(s.shell);
+    bool warned = false;
+    for (const auto& w : s.warnings)
+        warned = warned || w.find("ARBITRARY shell") != std::string::npos;
+    CHECK(warned);
+}
+
+TEST_CASE("token_file", "[settings]")
+{
+    TempFile good("  s3cret-token\n", 0600);
+    const Settings s = parse_settings("{protocol: framed, token_file: " + good.path + "}");
+    CHECK(*s.token == "s3cret-token");
+
+    TempFile readable("s3cret", 0644);
+    CHECK_THAT(config_error("{protocol: framed, token_file: " + readable.path + "}").second,
+               Catch::Contains("accessible by other users"));
+    TempFile empty(" \n", 0600);
+    CHECK_THAT(config_error("{protocol: framed, token_file: " + empty.path + "}").second, Catch::Contains("empty"));
+    CHECK(config_error("{protocol: framed, token_file: /nonexistent/token}").first == "token_file");
+    CHECK(config_error("{protocol: framed, token_file: relative/token}").first == "token_file");
+    CHECK(config_error("{protocol: json-header, token_file: " + good.path + "}").first == "token_file");
+}
+
+TEST_CASE("run_as resolves the user", "[settings]")
+{
+    if (::geteuid() != 0) {
+        CHECK(config_error("{protocol: framed, run_as: nobody}").first == "run_as");
+        return;
+    }
+    const Settings s = parse_settings("{protocol: framed, run_as: nobody}");
+    CHECK(s.run_as == "nobody");
+    CHECK(s.run_as_uid == 65534);
+    CHECK(s.run_as_gid == 65534);
+}
+
+TEST_CASE("durations and sizes", "[settings]")
+{
+    CHECK(parse_duration("0") == 0ms);
+    CHECK(parse_duration("250ms") == 250ms);
+    CHECK(parse_duration("10s") == 10s);
+    CHECK(parse_duration("2m") == 120s);
+    CHECK(parse_duration("1h") == 3600s);
+    CHECK_THROWS_AS(parse_duration("10"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_duration("s"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_duration("1.5s"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_duration(" 1s"), std::invalid_argument);
+    CHECK(parse_size("4096") == 4096);
+    CHECK(parse_size("4096B") == 4096);
+    CHECK(parse_size("64KiB") == 65536);
+    CHECK(parse_size("1MiB") == 1048576);
+    CHECK(parse_size("1GiB") == 1073741824);
+    CHECK(parse_size("64kB") == 64000);
+    CHECK(parse_size("1MB") == 1000000);
+    CHECK_THROWS_AS(parse_size("1 MiB"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_size("MiB"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_size("99999999999999999999"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_size("99999999999GiB"), std::invalid_argument);
+}
