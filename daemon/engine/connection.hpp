@@ -82,6 +82,7 @@ struct Connection {
     bool recv_cancel_sent = false;
     bool send_in_flight = false;
     bool peer_eof = false;
+    bool ever_received = false;
     bool paused_by_plugin = false;
     bool paused_by_backpressure = false;
     bool close_requested = false;  // close after flush

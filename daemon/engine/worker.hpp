@@ -116,6 +116,7 @@ private:
     void settle(Connection& conn);
     void flush(Connection& conn);
     void update_reading(Connection& conn);
+    [[nodiscard]] bool nothing_to_read(Connection& conn);
     void mark_closing(Connection& conn, ringd_close_reason reason);
     void request_close(Connection& conn, ringd_close_reason reason);
     void teardown(Connection& conn, ringd_close_reason reason, bool abort);

@@ -12,7 +12,9 @@
 #include "engine/worker.hpp"
 #include "engine/worker_invoke.hpp"
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
@@ -146,12 +148,19 @@ void Worker::arm_recv(Connection& conn)
     ++conn.inflight;
 }
 
-// Reading goes on while the plugin wants data and output is below the cap, and also while closing (to see
-// the peer's FIN and discard what it still sends).
+// Reading goes on while the plugin wants data and output is below the cap. While a close flushes, a recv
+// already armed is kept (its data is discarded) but none is armed afresh; once the FIN is sent, reading
+// resumes to see the peer's FIN (lingering close).
 void Worker::update_reading(Connection& conn)
 {
-    const bool want = !conn.torn_down && !conn.peer_eof &&
-                      (conn.close_requested || (!conn.paused_by_plugin && !conn.paused_by_backpressure));
+    bool want;
+    if (conn.torn_down || conn.peer_eof) {
+        want = false;
+    } else if (conn.close_requested) {
+        want = conn.recv_armed || conn.write_shutdown_sent;
+    } else {
+        want = !conn.paused_by_plugin && !conn.paused_by_backpressure;
+    }
     if (want && !conn.recv_armed) {
         arm_recv(conn);
     } else if (!want && conn.recv_armed && !conn.recv_cancel_sent) {
@@ -168,6 +177,7 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
         --conn.inflight;
     }
     if (cqe.res > 0) {
+        conn.ever_received = true;
         const uint16_t bid = BufferRing::buffer_id(cqe.flags);
         const auto* data = reinterpret_cast<const uint8_t*>(stream_buffers_.buffer(bid));
         if (!conn.closing()) {
@@ -272,8 +282,8 @@ void Worker::settle(Connection& conn)
     }
     const bool drained = conn.out.empty() && !conn.send_in_flight;
     if (drained && (conn.write_shutdown_requested || conn.close_requested) && !conn.write_shutdown_sent) {
-        if (conn.close_requested && conn.peer_eof) {
-            // Both directions are done and nothing is unread: a plain close sends FIN, never RST.
+        if (conn.close_requested && (conn.peer_eof || nothing_to_read(conn))) {
+            // Nothing is unread, so close() sends FIN after the last byte, never RST: no need to linger.
             teardown(conn, conn.close_reason, false);
             return;
         }
@@ -294,6 +304,15 @@ void Worker::settle(Connection& conn)
         return; // deliver_data settled again
     }
     update_reading(conn);
+}
+
+// True for a connection whose peer has never sent a byte and has nothing queued now (the time-of-day case:
+// accept, send, close). A peer that has sent data may still be sending, so it gets a lingering close.
+bool Worker::nothing_to_read(Connection& conn)
+{
+    if (conn.ever_received || conn.recv_armed) return false;
+    int unread = 0;
+    return ::ioctl(conn.fd, SIOCINQ, &unread) == 0 && unread == 0;
 }
 
 // ---- close -------------------------------------------------------------------------------------------------
