@@ -8,7 +8,7 @@ ASAN_BUILD   ?= build-asan
 CONFIG       ?= etc/ringd/ringd.yaml
 SUDO         := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all deps configure build run test test-fast asan fuzz clean format
+.PHONY: all deps configure build run test test-fast asan fuzz deb clean format
 
 all: build
 
@@ -22,7 +22,7 @@ deps:
 	fi
 
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -50,6 +50,10 @@ test-fast: build
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DRINGD_FUZZ=ON
 	cmake --build build-fuzz -j $(JOBS) && ctest --test-dir build-fuzz -L fuzz --output-on-failure
+
+# A .deb of daemon, plugins and SDK (the build tree is configured for /usr, as Debian wants).
+deb: build
+	cpack --config $(BUILD)/CPackConfig.cmake -B $(BUILD)/packages
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')

@@ -2,6 +2,8 @@
 #include "service/logging.hpp"
 #include "supervisor/supervisor.hpp"
 
+#include <sys/prctl.h>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -35,6 +37,10 @@ int main(int argc, char** argv)
     options.config_file = config_file;
     if (!plugin_dir.empty()) options.plugin_dir = plugin_dir;
     if (!log_level.empty()) options.log_level = log_level;
+
+    // Ambient capabilities (CAP_NET_BIND_SERVICE from the unit) would pass on to every command remote-cmd runs;
+    // ringd itself keeps them in its permitted/effective sets, which is all bind() needs.
+    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 
     try {
         ringd::service::setup_logging(log_level.empty() ? "info" : log_level);

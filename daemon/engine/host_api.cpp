@@ -4,6 +4,7 @@
 
 #include "engine/worker.hpp"
 #include "plugin_host/plugin.hpp"
+#include "service/logging.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -35,7 +36,8 @@ spdlog::level::level_enum to_spdlog(ringd_log_level level)
 void host_log(ringd_listener* listener, ringd_log_level level, const char* msg)
 {
     try {
-        spdlog::log(to_spdlog(level), "[{}] {}", listener != nullptr ? listener->name : "?", msg != nullptr ? msg : "");
+        service::log_for_listener(listener != nullptr ? listener->name : "?", to_spdlog(level),
+                                  msg != nullptr ? msg : "");
     } catch (...) {
     }
 }

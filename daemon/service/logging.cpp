@@ -15,8 +15,12 @@
 #include <stdexcept>
 #include <sys/stat.h>
 #include <sys/syslog.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
+
+// Without this, sd_journal_send() stamps every entry with CODE_FILE/CODE_LINE of the call below, which says
+// nothing; entries get spdlog's source location instead when it has one.
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
 
 namespace ringd::service {
 

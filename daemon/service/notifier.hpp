@@ -4,6 +4,7 @@
 //
 // Every call is a no-op when NOTIFY_SOCKET is unset (ringd started by hand), so main.cpp never has to ask.
 // Delivery failures are logged once and otherwise ignored: a lost notification must never take ringd down.
+// One instance, used from the main thread only (it is not synchronized).
 #pragma once
 
 #include <chrono>

@@ -104,7 +104,7 @@ std::string kind_name(int family, int type)
     return proto + " (" + family_name(family) + ")";
 }
 
-// What `fd` really is, for the message; nullopt (and errno in `error`) if it is not a socket at all.
+// What an inherited fd really is (only for the mismatch message).
 struct ActualSocket {
     int family = 0;
     int type = 0;
@@ -113,6 +113,7 @@ struct ActualSocket {
     socklen_t address_len = sizeof(sockaddr_storage);
 };
 
+// nullopt (and errno in `error`) if `fd` is not a socket at all.
 std::optional<ActualSocket> inspect(int fd, int& error)
 {
     ActualSocket s;

@@ -64,6 +64,8 @@ std::shared_ptr<engine::ListenerSockets> ListenerFactory::open_sockets(const con
             service::SocketExpectation want;
             want.family = l.endpoint.family();
             want.type = l.endpoint.is_stream() ? SOCK_STREAM : SOCK_DGRAM;
+            want.address = reinterpret_cast<const sockaddr*>(&l.endpoint.address);
+            want.address_len = l.endpoint.address_len;
             if (auto why = service::check_inherited_socket(fd->get(), want)) {
                 throw std::runtime_error("socket passed by systemd as '" + l.name + "' does not fit " +
                                          l.endpoint.text + ": " + *why);
