@@ -2,6 +2,8 @@
 #include "engine/engine.hpp"
 
 #include <pthread.h>
+#include <condition_variable>
+#include <mutex>
 #include <signal.h>
 
 namespace ringd::engine {
@@ -77,6 +79,25 @@ void Engine::join()
         if (t.joinable()) t.join();
     }
     threads_.clear();
+}
+
+bool Engine::sync(std::chrono::milliseconds timeout)
+{
+    struct Countdown {
+        std::mutex mutex;
+        std::condition_variable done;
+        std::size_t left;
+    };
+    auto countdown = std::make_shared<Countdown>();
+    countdown->left = workers_.size();
+    for (auto& worker : workers_) {
+        worker->post([countdown](Worker&) {
+            std::lock_guard lock(countdown->mutex);
+            if (--countdown->left == 0) countdown->done.notify_all();
+        });
+    }
+    std::unique_lock lock(countdown->mutex);
+    return countdown->done.wait_for(lock, timeout, [&] { return countdown->left == 0; });
 }
 
 uint64_t Engine::live_connections() const

@@ -36,6 +36,9 @@ public:
     void replace_listener(const std::shared_ptr<Listener>& old, const std::shared_ptr<Listener>& successor);
     void begin_shutdown(std::chrono::milliseconds timeout);
     void join();
+    // Waits until every worker has run every command posted before this call (false on timeout). Lets the
+    // supervisor say READY=1 after a reload only once the new configuration is in effect everywhere.
+    bool sync(std::chrono::milliseconds timeout);
 
     [[nodiscard]] unsigned worker_count() const { return unsigned(workers_.size()); }
     [[nodiscard]] uint64_t live_connections() const;

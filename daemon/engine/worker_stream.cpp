@@ -376,9 +376,7 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     io_uring_prep_close(sqe, conn.fd);
     io_uring_sqe_set_data64(sqe, make_user_data(Op::close, conn.index, conn.generation));
     ++conn.inflight;
-    --conn.slot->connections;
-    conn.listener->remove_connection();
-    release_generation(*conn.slot, conn.listener);
+    conn.listener->remove_connection(); // max_connections admits a successor at once
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -394,6 +392,10 @@ void Worker::maybe_release(Connection& conn)
 {
     if (!conn.torn_down || conn.inflight != 0) return;
     ListenerSlot& slot = *conn.slot;
+    // Only now may the slot (and the listener generation) go: until the last completion arrived, this
+    // connection still pointed at them.
+    --slot.connections;
+    release_generation(slot, conn.listener);
     conn.out.clear(segment_pool_);
     const uint32_t index = conn.index;
     connections_[index].reset();

@@ -233,6 +233,7 @@ void Supervisor::apply(config::Config next)
         }
     }
     active_ = std::move(kept_or_new);
+    if (!engine_->sync(std::chrono::seconds(5))) spdlog::warn("reload: a worker did not confirm within 5 s");
     service::set_level(options_.log_level.value_or(next.log_level));
     config_ = std::move(next);
     spdlog::info("reload complete: {} listeners", active_.size());

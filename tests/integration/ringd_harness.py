@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -64,6 +65,13 @@ def listener(name, listen, plugin, config=None, **extra):
     return entry
 
 
+def config_yaml(listeners=None, config=None, workers=2):
+    """The config document Ringd(listeners=..., config=..., workers=...) generates, as text (for reloads)."""
+    doc = {"workers": workers, "plugin_dir": PLUGIN_DIR, "log": {"level": "debug"}, "listeners": listeners or []}
+    doc.update(config or {})
+    return json.dumps(doc, indent=2)  # JSON is YAML
+
+
 def test_plugin(name):
     """Absolute path of a test-only plugin .so (built by tests/plugins)."""
     return os.path.join(TEST_PLUGIN_DIR, name + ".so")
@@ -86,10 +94,7 @@ class Ringd:
         self.dir = self.tmp.name
         self.config_path = os.path.join(self.dir, "ringd.yaml")
         if config_text is None:
-            doc = {"workers": workers, "plugin_dir": PLUGIN_DIR, "log": {"level": "debug"},
-                   "listeners": listeners or []}
-            doc.update(config or {})
-            config_text = json.dumps(doc, indent=2)  # JSON is YAML
+            config_text = config_yaml(listeners, config, workers)
         with open(self.config_path, "w") as f:
             f.write(config_text)
         self.args = list(args)
@@ -164,6 +169,12 @@ class Ringd:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc is not None:
+            # A sanitizer report or engine invariant failure is worth seeing whatever the test concluded.
+            log = self.log()
+            if any(marker in log for marker in BAD_LOG_MARKERS[:4]):
+                sys.stderr.write(f"---- ringd (pid {self.proc.pid}, exit {self.proc.returncode}) log ----\n"
+                                 f"{log}\n---- end of ringd log ----\n")
         if hasattr(self, "notify"):
             self.notify.close()
         if hasattr(self, "_stderr"):
@@ -198,6 +209,23 @@ class Ringd:
     def write_config(self, text):
         with open(self.config_path, "w") as f:
             f.write(text)
+
+    def reload(self, text=None, timeout=10.0):
+        """Optionally rewrite the config, send SIGHUP and wait until ringd is READY again. Returns the log lines
+        the reload wrote (from its "SIGHUP received" line on), so a test can tell success from failure."""
+        if text is not None:
+            self.write_config(text)
+        before = len(self.log())
+        self.proc.send_signal(signal.SIGHUP)
+        self.wait_for_notification("READY=1", timeout)
+        return self.log()[before:]
+
+    def assert_exits_cleanly(self, sig=signal.SIGTERM, timeout=15.0):
+        """Stop ringd and fail unless it exits 0 and its log shows no engine or sanitizer error."""
+        code = self.stop(sig, timeout)
+        if code != 0:
+            raise AssertionError(f"ringd exited with {code}, expected 0:\n" + self.log())
+        assert_clean_log(self.log())
 
 
 def run_ringd(args, timeout=30.0, env=None):
@@ -248,3 +276,103 @@ def connect(port, host="127.0.0.1", timeout=10.0):
 def main():
     """Entry point for test scripts: unittest with verbose output (ctest shows it on failure)."""
     unittest.main(verbosity=2)
+
+
+# -- added for the core integration tests (tests/integration/test_*.py) -------------------------------------
+
+# Log lines that mean a bug whatever the test was doing: engine invariant violations and sanitizer reports.
+BAD_LOG_MARKERS = ("completion for a stale connection slot", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "[critical]")
+
+
+def assert_clean_log(log):
+    for marker in BAD_LOG_MARKERS:
+        if marker in log:
+            raise AssertionError(f"ringd's log contains {marker!r}:\n{log}")
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Polls `predicate` until it returns a truthy value (returned) or `timeout` passes (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value {value!r})")
+        time.sleep(interval)
+
+
+def upper(data):
+    """echo-upper's transform: ASCII a-z to A-Z, every other byte unchanged."""
+    return data.upper()  # bytes.upper() touches ASCII letters only
+
+
+def echo_roundtrip(sock, data, timeout=10.0):
+    """Sends `data` and returns exactly len(data) bytes of reply."""
+    sock.sendall(data)
+    return recv_exactly(sock, len(data), timeout)
+
+
+def closed_by_peer(sock, timeout=3.0):
+    """True if the peer closed (EOF) or reset the connection within `timeout`; False if it is still open and
+    silent then. Data received meanwhile counts as "not closed" (raises, because that is never expected)."""
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(65536)
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    if data:
+        raise AssertionError(f"expected the connection to be closed, got data {data[:64]!r}")
+    return True
+
+
+def connection_refused_at_once(port, host="127.0.0.1", payload=b"hello?", timeout=3.0):
+    """Connects and sends `payload`; True if ringd closes or resets the connection within `timeout` (at
+    connect, on send or on read), False if it is still open and silent by then."""
+    try:
+        sock = connect(port, host, timeout)
+    except (ConnectionResetError, ConnectionAbortedError):
+        return True
+    with sock:
+        try:
+            sock.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+        return closed_by_peer(sock, timeout)
+
+
+TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
+              "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN",
+              "0B": "CLOSING"}
+
+
+def tcp_sockets(port):
+    """Every TCP socket of this network namespace whose local or remote port is `port`, from /proc/net/tcp{,6}:
+    dicts with local_port, remote_port, state (name), tx_queue, rx_queue. For an established socket rx_queue is
+    what its owner has not read yet; for a listening one it is the accept backlog."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
+            lport = int(local.rsplit(":", 1)[1], 16)
+            rport = int(remote.rsplit(":", 1)[1], 16)
+            if port not in (lport, rport):
+                continue
+            tx, rx = (int(x, 16) for x in queues.split(":"))
+            out.append({"local_port": lport, "remote_port": rport, "state": TCP_STATES.get(state, state),
+                        "tx_queue": tx, "rx_queue": rx})
+    return out
+
+
+def scaled(normal, sanitized):
+    """A load size or time limit: `sanitized` when ringd is built with ASan/UBSan (much slower), else `normal`."""
+    return sanitized if SANITIZED else normal

@@ -1,0 +1,167 @@
+// The C++ SDK (plugin.hpp) seen from the host's side of the C ABI: exceptions never cross it, config errors
+// arrive as message + key, and a throwing callback aborts only its connection through host->close.
+#include <ringd/plugin.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Recorded {
+    std::vector<std::string> logs;
+    std::vector<std::pair<ringd_conn*, uint32_t>> closes;
+    std::string sent;
+};
+Recorded rec;
+
+void fake_log(ringd_listener*, ringd_log_level, const char* msg) { rec.logs.emplace_back(msg); }
+int fake_send(ringd_conn*, const void* data, size_t len)
+{
+    rec.sent.append(static_cast<const char*>(data), len);
+    return 0;
+}
+int fake_close(ringd_conn* conn, uint32_t flags)
+{
+    rec.closes.emplace_back(conn, flags);
+    return 0;
+}
+
+ringd_host make_host()
+{
+    ringd_host h{};
+    h.abi_version = RINGD_PLUGIN_ABI_VERSION;
+    h.struct_size = sizeof h;
+    h.log = &fake_log;
+    h.send = &fake_send;
+    h.close = &fake_close;
+    return h;
+}
+const ringd_host host = make_host();
+
+class Probe final : public ringd::Handler {
+public:
+    using Handler::Handler;
+    static std::unique_ptr<Probe> create(const ringd::InstanceArgs& args)
+    {
+        const std::string config(args.config_yaml);
+        if (config.find("bad-key") != std::string::npos) throw ringd::ConfigError("limits.burst", "must be positive");
+        if (config.find("std") != std::string::npos) throw std::runtime_error("plain failure");
+        if (config.find("weird") != std::string::npos) throw 7;
+        if (config.find("long") != std::string::npos) {
+            throw ringd::ConfigError(std::string(300, 'k'), std::string(2000, 'm'));
+        }
+        return std::make_unique<Probe>(args);
+    }
+    bool on_open(ringd::Connection) override { throw std::runtime_error("open failed"); }
+    void on_data(ringd::Connection conn, std::span<const std::byte> data) override
+    {
+        const std::string text(reinterpret_cast<const char*>(data.data()), data.size());
+        if (text == "boom") throw std::runtime_error("data failed");
+        if (text == "weird") throw 42;
+        conn.send(text);
+    }
+    void on_timer(ringd::Connection, int64_t, void*) override { throw std::logic_error("timer failed"); }
+};
+
+const ringd_plugin_descriptor* descriptor()
+{
+    return ringd::detail::Trampolines<Probe>::descriptor("probe", "0.1", RINGD_KIND_STREAM);
+}
+
+int create(const std::string& config, void** instance, ringd_error* error)
+{
+    ringd_listener* listener = nullptr;
+    ringd_instance_args args{};
+    args.struct_size = sizeof args;
+    args.socket_kind = RINGD_KIND_STREAM;
+    args.listener_name = "probe";
+    args.config_yaml = config.c_str();
+    args.config_len = config.size();
+    args.worker_count = 1;
+    args.host = &host;
+    args.listener = listener;
+    return descriptor()->create(&args, instance, error);
+}
+
+} // namespace
+
+TEST_CASE("the SDK's descriptor is a valid ABI 1 descriptor", "[sdk][trampolines]")
+{
+    const ringd_plugin_descriptor* d = descriptor();
+    CHECK(d->abi_version == RINGD_PLUGIN_ABI_VERSION);
+    CHECK(d->struct_size == sizeof(ringd_plugin_descriptor));
+    CHECK(std::string(d->name) == "probe");
+    CHECK(d->create != nullptr);
+    CHECK(d->destroy != nullptr);
+    CHECK(d->on_data != nullptr);
+}
+
+TEST_CASE("create() errors arrive as message and key, never as exceptions", "[sdk][trampolines]")
+{
+    void* instance = nullptr;
+    ringd_error error{};
+    SECTION("ConfigError carries its key")
+    {
+        CHECK(create("bad-key: 1", &instance, &error) != 0);
+        CHECK(std::string(error.key) == "limits.burst");
+        CHECK(std::string(error.message) == "must be positive");
+    }
+    SECTION("a std::exception gives its message and no key")
+    {
+        CHECK(create("std: 1", &instance, &error) != 0);
+        CHECK(std::string(error.key).empty());
+        CHECK(std::string(error.message) == "plain failure");
+    }
+    SECTION("anything else is still reported")
+    {
+        CHECK(create("weird: 1", &instance, &error) != 0);
+        CHECK(std::string(error.message) == "unknown error while creating the instance");
+    }
+    SECTION("overlong texts are truncated and NUL-terminated")
+    {
+        CHECK(create("long: 1", &instance, &error) != 0);
+        CHECK(std::strlen(error.message) == sizeof error.message - 1);
+        CHECK(std::strlen(error.key) == sizeof error.key - 1);
+    }
+    CHECK(instance == nullptr);
+}
+
+TEST_CASE("a throwing callback aborts only its connection and is logged", "[sdk][trampolines]")
+{
+    rec = {};
+    void* instance = nullptr;
+    ringd_error error{};
+    REQUIRE(create("{}", &instance, &error) == 0);
+    REQUIRE(instance != nullptr);
+    const ringd_plugin_descriptor* d = descriptor();
+    auto* conn = reinterpret_cast<ringd_conn*>(0x1234);
+
+    d->on_data(instance, conn, reinterpret_cast<const uint8_t*>("hello"), 5);
+    CHECK(rec.sent == "hello");
+    CHECK(rec.closes.empty());
+
+    d->on_data(instance, conn, reinterpret_cast<const uint8_t*>("boom"), 4);
+    REQUIRE(rec.closes.size() == 1);
+    CHECK(rec.closes[0] == std::make_pair(conn, uint32_t(RINGD_CLOSE_ABORT)));
+    REQUIRE(rec.logs.size() == 1);
+    CHECK(rec.logs[0] == "on_data threw: data failed");
+
+    d->on_data(instance, conn, reinterpret_cast<const uint8_t*>("weird"), 5);
+    CHECK(rec.closes.size() == 2);
+    CHECK(rec.logs.back() == "on_data threw a non-standard exception");
+
+    d->on_timer(instance, conn, 1, nullptr);
+    CHECK(rec.closes.size() == 3);
+    CHECK(rec.logs.back() == "on_timer threw: timer failed");
+
+    // on_open: refusing is the return value; the host closes, so the trampoline must not call close itself.
+    CHECK(d->on_open(instance, conn) != 0);
+    CHECK(rec.closes.size() == 3);
+    CHECK(rec.logs.back() == "on_open threw: open failed");
+
+    d->destroy(instance);
+}
