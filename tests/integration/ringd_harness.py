@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -120,28 +121,44 @@ class Ringd:
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr,
                                      env=env)
+        # Like systemd, keep reading the notify socket all the time: sd_notify blocks once the receiver's
+        # datagram queue is full, so a test that stopped reading could wedge ringd's main thread.
+        self._notify_cond = threading.Condition()
+        self._notify_reader = threading.Thread(target=self._read_notifications, daemon=True)
+        self._notify_reader.start()
         if self.expect_ready:
             self.wait_for_notification("READY=1", self.ready_timeout)
         return self
 
+    def _read_notifications(self):
+        while True:
+            try:
+                data = self.notify.recv(4096)
+            except OSError:
+                return
+            if not data:  # cleanup() shut the socket down
+                return
+            msg = data.decode()
+            with self._notify_cond:
+                self.notifications.append(msg)
+                self._notify_cond.notify_all()
+
     def wait_for_notification(self, text, timeout=10.0):
         """Block until ringd sends an sd_notify datagram containing `text`; returns the datagram."""
         deadline = time.monotonic() + timeout
-        while True:
-            for msg in self.notifications:
-                if text in msg:
-                    self.notifications.remove(msg)
-                    return msg
-            if self.proc.poll() is not None:
-                raise RingdFailedToStart(f"ringd exited with {self.proc.returncode} before {text!r}:\n" + self.log())
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise RingdFailedToStart(f"no {text!r} from ringd within {timeout}s:\n" + self.log())
-            self.notify.settimeout(min(left, 0.2))
-            try:
-                self.notifications.append(self.notify.recv(4096).decode())
-            except socket.timeout:
-                pass
+        with self._notify_cond:
+            while True:
+                for msg in self.notifications:
+                    if text in msg:
+                        self.notifications.remove(msg)
+                        return msg
+                if self.proc.poll() is not None:
+                    raise RingdFailedToStart(f"ringd exited with {self.proc.returncode} before {text!r}:\n" +
+                                             self.log())
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RingdFailedToStart(f"no {text!r} from ringd within {timeout}s:\n" + self.log())
+                self._notify_cond.wait(min(left, 0.2))
 
     def __enter__(self):
         try:
@@ -176,6 +193,10 @@ class Ringd:
                 sys.stderr.write(f"---- ringd (pid {self.proc.pid}, exit {self.proc.returncode}) log ----\n"
                                  f"{log}\n---- end of ringd log ----\n")
         if hasattr(self, "notify"):
+            try:
+                self.notify.shutdown(socket.SHUT_RDWR)  # wakes the reader thread
+            except OSError:
+                pass
             self.notify.close()
         if hasattr(self, "_stderr"):
             self._stderr.close()
