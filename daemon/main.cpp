@@ -2,13 +2,11 @@
 #include "service/logging.hpp"
 #include "supervisor/supervisor.hpp"
 
-#include <sys/prctl.h>
-
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
-
 #include <exception>
 #include <iostream>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 
 int main(int argc, char** argv)
 {

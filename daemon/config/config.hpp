@@ -18,15 +18,15 @@ namespace ringd::config {
 
 struct Location {
     std::string file;
-    int line = 0;   // 1-based
-    int column = 0; // 1-based
+    int line = 0;                          // 1-based
+    int column = 0;                        // 1-based
     [[nodiscard]] std::string str() const; // "file:line:col"
 };
 
 struct Limits {
-    uint32_t max_connections = 10000;                  // per listener
-    std::chrono::milliseconds idle_timeout{60'000};    // 0 = none
-    uint64_t max_output_buffer = 1024 * 1024;          // per connection, bytes
+    uint32_t max_connections = 10000;               // per listener
+    std::chrono::milliseconds idle_timeout{60'000}; // 0 = none
+    uint64_t max_output_buffer = 1024 * 1024;       // per connection, bytes
 };
 
 struct ListenerConfig {
@@ -35,10 +35,10 @@ struct ListenerConfig {
     std::filesystem::path plugin_path; // resolved: absolute, or plugin_dir / (plugin + ".so")
     std::vector<Cidr> allow;           // empty = everyone (subject to deny)
     std::vector<Cidr> deny;
-    Limits limits;                     // defaults merged with the listener's own `limits:`
-    std::string plugin_config_yaml;    // the `config:` mapping re-emitted as YAML; "{}" when absent
-    Location where;                    // the listener's entry
-    Location plugin_where;             // its `plugin:` value (for plugin load errors)
+    Limits limits;                  // defaults merged with the listener's own `limits:`
+    std::string plugin_config_yaml; // the `config:` mapping re-emitted as YAML; "{}" when absent
+    Location where;                 // the listener's entry
+    Location plugin_where;          // its `plugin:` value (for plugin load errors)
     // Dotted key path inside `config:` -> where it was written. The empty key is the `config:` node itself
     // (or the listener entry when there is no `config:`). Used to place plugin-reported errors.
     std::map<std::string, Location> config_key_locations;
@@ -47,13 +47,13 @@ struct ListenerConfig {
 };
 
 struct Config {
-    unsigned workers = 1;                       // `auto` resolves to the number of online CPUs
-    std::filesystem::path plugin_dir;           // absolute
-    std::string log_level = "info";             // trace, debug, info, warn, error
-    Limits limits;                              // the top-level defaults
+    unsigned workers = 1;             // `auto` resolves to the number of online CPUs
+    std::filesystem::path plugin_dir; // absolute
+    std::string log_level = "info";   // trace, debug, info, warn, error
+    Limits limits;                    // the top-level defaults
     std::chrono::milliseconds shutdown_timeout{5'000};
-    std::vector<ListenerConfig> listeners;      // main file first, then includes in sorted path order
-    std::vector<std::filesystem::path> files;   // every file read (main + includes)
+    std::vector<ListenerConfig> listeners;    // main file first, then includes in sorted path order
+    std::vector<std::filesystem::path> files; // every file read (main + includes)
 };
 
 struct Diagnostic {

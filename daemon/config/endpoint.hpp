@@ -2,15 +2,14 @@
 // Pure logic with no I/O, so it is unit-tested directly (tests/config/endpoint_test.cpp).
 #pragma once
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <array>
 #include <cstdint>
+#include <netinet/in.h>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 namespace ringd::config {
 

@@ -1,12 +1,11 @@
 // Provided-buffer ring: mapping, registration and buffer recycling.
 #include "engine/buffer_ring.hpp"
 
-#include <sys/mman.h>
-
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <sys/mman.h>
 
 namespace ringd::engine {
 
@@ -39,7 +38,8 @@ BufferRing::BufferRing(io_uring* ring, uint16_t group_id, uint32_t entries, uint
                                  " (needs Linux 5.19 or newer)");
     }
     const int mask = io_uring_buf_ring_mask(entries);
-    for (uint32_t i = 0; i < entries; ++i) io_uring_buf_ring_add(br_, buffer(uint16_t(i)), buffer_size, uint16_t(i), mask, int(i));
+    for (uint32_t i = 0; i < entries; ++i)
+        io_uring_buf_ring_add(br_, buffer(uint16_t(i)), buffer_size, uint16_t(i), mask, int(i));
     io_uring_buf_ring_advance(br_, int(entries));
 }
 

@@ -5,10 +5,9 @@
 // with io_uring_register_buf_ring(); both mappings are unmapped (after unregistering) in the destructor.
 #pragma once
 
-#include <liburing.h>
-
 #include <cstddef>
 #include <cstdint>
+#include <liburing.h>
 #include <span>
 
 namespace ringd::engine {
@@ -25,7 +24,10 @@ public:
     [[nodiscard]] uint32_t buffer_size() const { return buffer_size_; }
 
     // The buffer the kernel filled for a completion with IORING_CQE_F_BUFFER set.
-    [[nodiscard]] static uint16_t buffer_id(uint32_t cqe_flags) { return uint16_t(cqe_flags >> IORING_CQE_BUFFER_SHIFT); }
+    [[nodiscard]] static uint16_t buffer_id(uint32_t cqe_flags)
+    {
+        return uint16_t(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+    }
     [[nodiscard]] std::byte* buffer(uint16_t id) const { return buffers_ + std::size_t(id) * buffer_size_; }
 
     // Hands a buffer back to the kernel. Recycling is batched: publish() makes them visible.

@@ -4,19 +4,17 @@
 #include "engine/user_data.hpp"
 #include "engine/worker.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
-
-#include <cerrno>
-#include <cstring>
 
 namespace ringd::engine {
 
@@ -26,7 +24,10 @@ constexpr std::size_t read_chunk = 16 * 1024;
 constexpr auto kill_grace = std::chrono::seconds(1);
 const char* const default_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", nullptr};
 
-int pidfd_open(pid_t pid) { return int(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_open(pid_t pid)
+{
+    return int(::syscall(SYS_pidfd_open, pid, 0));
+}
 
 // argv[0] without a slash is looked up in the PATH of the child's environment, never in ringd's own.
 std::string resolve_program(const char* name, const char* const* envp)
@@ -49,8 +50,8 @@ std::string resolve_program(const char* name, const char* const* envp)
 
 // fork path, used only when the child must run as another user: posix_spawn cannot change credentials.
 // Between fork and exec only async-signal-safe calls are made.
-pid_t fork_as(const std::string& program, char* const* argv, char* const* envp, const char* cwd, int out_fd,
-              int err_fd, int64_t uid, int64_t gid)
+pid_t fork_as(const std::string& program, char* const* argv, char* const* envp, const char* cwd, int out_fd, int err_fd,
+              int64_t uid, int64_t gid)
 {
     const pid_t pid = ::fork();
     if (pid != 0) return pid;
@@ -130,7 +131,10 @@ struct ChildProcesses::Child {
 
 ChildProcesses::ChildProcesses(Worker& worker) : worker_(worker) {}
 
-ChildProcesses::~ChildProcesses() { kill_all(); }
+ChildProcesses::~ChildProcesses()
+{
+    kill_all();
+}
 
 int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const ringd_spawn_request& request,
                           ringd_spawn_done_fn done, void* ctx, Clock::time_point now)
@@ -210,7 +214,8 @@ void ChildProcesses::arm_read(Child& c, bool is_stderr)
     io_uring_sqe* sqe = worker_.ring().sqe();
     io_uring_prep_read(sqe, is_stderr ? c.err_fd.get() : c.out_fd.get(), is_stderr ? c.err_buf.get() : c.out_buf.get(),
                        read_chunk, 0);
-    io_uring_sqe_set_data64(sqe, make_user_data(is_stderr ? Op::child_stderr : Op::child_stdout, c.index, c.generation));
+    io_uring_sqe_set_data64(sqe,
+                            make_user_data(is_stderr ? Op::child_stderr : Op::child_stdout, c.index, c.generation));
     ++c.pending_ops;
 }
 

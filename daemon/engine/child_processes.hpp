@@ -12,12 +12,11 @@
 #include "engine/timer_queue.hpp"
 #include "util/unique_fd.hpp"
 
-#include <ringd/plugin.h>
-#include <sys/types.h>
-
 #include <cstdint>
 #include <memory>
+#include <ringd/plugin.h>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace ringd::engine {

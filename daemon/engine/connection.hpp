@@ -6,13 +6,12 @@
 #include "engine/output_queue.hpp"
 #include "engine/timer_queue.hpp"
 
-#include <ringd/plugin.h>
-#include <sys/socket.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <ringd/plugin.h>
 #include <string>
+#include <sys/socket.h>
 #include <vector>
 
 namespace ringd::engine {
@@ -46,12 +45,12 @@ struct ListenerSlot {
     uint32_t index = 0;
     uint32_t generation = 0;
     int fd = -1;
-    bool armed = false;    // the multishot accept (stream) or recvmsg (datagram) is in flight
-    bool retiring = false; // takes no new connections; freed once empty
+    bool armed = false;                              // the multishot accept (stream) or recvmsg (datagram) is in flight
+    bool retiring = false;                           // takes no new connections; freed once empty
     std::optional<Clock::time_point> drain_deadline; // removed listener: connections left then are closed
-    std::optional<Clock::time_point> rearm_at;        // accept back-off after EMFILE/ENFILE
+    std::optional<Clock::time_point> rearm_at;       // accept back-off after EMFILE/ENFILE
     uint32_t connections = 0;
-    ConnectionList idle; // open connections of this slot, least recently active first
+    ConnectionList idle;    // open connections of this slot, least recently active first
     msghdr recvmsg_shape{}; // datagram: tells multishot recvmsg how much name space to leave per buffer
 };
 
@@ -76,7 +75,7 @@ struct Connection {
     bool in_closing_list = false;
     std::vector<int64_t> timers; // live timer ids, cancelled at teardown
 
-    uint16_t inflight = 0; // SQEs whose completions are still owed; the slot is reused only at 0
+    uint16_t inflight = 0;         // SQEs whose completions are still owed; the slot is reused only at 0
     uint16_t running_children = 0; // spawned commands not yet delivered: the connection is not idle
     bool recv_armed = false;
     bool recv_cancel_sent = false;
@@ -85,8 +84,8 @@ struct Connection {
     bool ever_received = false;
     bool paused_by_plugin = false;
     bool paused_by_backpressure = false;
-    bool close_requested = false;  // close after flush
-    bool abort_requested = false;  // reset as soon as the current callback returns
+    bool close_requested = false; // close after flush
+    bool abort_requested = false; // reset as soon as the current callback returns
     bool write_shutdown_requested = false;
     bool write_shutdown_sent = false;
     bool torn_down = false;

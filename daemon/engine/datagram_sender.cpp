@@ -7,8 +7,7 @@
 
 namespace ringd::engine {
 
-bool DatagramSender::send(Ring& ring, int fd, const void* data, std::size_t len, const sockaddr* to,
-                          socklen_t to_len)
+bool DatagramSender::send(Ring& ring, int fd, const void* data, std::size_t len, const sockaddr* to, socklen_t to_len)
 {
     if (in_flight_ >= max_in_flight || bytes_ + len > max_bytes || to_len > sizeof(sockaddr_storage)) return false;
     uint32_t index;

@@ -8,11 +8,10 @@
 
 #include "engine/ring.hpp"
 
-#include <sys/socket.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <sys/socket.h>
 #include <vector>
 
 namespace ringd::engine {

@@ -1,9 +1,9 @@
 // Engine: worker lifecycle and cross-thread commands.
 #include "engine/engine.hpp"
 
-#include <pthread.h>
 #include <condition_variable>
 #include <mutex>
+#include <pthread.h>
 #include <signal.h>
 
 namespace ringd::engine {
@@ -33,7 +33,8 @@ void Engine::start()
     // case the caller has not, before the threads inherit the mask.
     sigset_t blocked;
     sigemptyset(&blocked);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) sigaddset(&blocked, sig);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE})
+        sigaddset(&blocked, sig);
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
     for (auto& worker : workers_) {
         threads_.emplace_back([w = worker.get()] {
@@ -45,7 +46,8 @@ void Engine::start()
 
 void Engine::add_listener(const std::shared_ptr<Listener>& listener)
 {
-    for (auto& worker : workers_) worker->post([listener](Worker& w) { w.add_listener(listener); });
+    for (auto& worker : workers_)
+        worker->post([listener](Worker& w) { w.add_listener(listener); });
 }
 
 void Engine::retire_listener(const std::shared_ptr<Listener>& listener,
@@ -70,7 +72,8 @@ void Engine::replace_listener(const std::shared_ptr<Listener>& old, const std::s
 void Engine::begin_shutdown(std::chrono::milliseconds timeout)
 {
     const auto deadline = Clock::now() + timeout;
-    for (auto& worker : workers_) worker->post([deadline](Worker& w) { w.begin_shutdown(deadline); });
+    for (auto& worker : workers_)
+        worker->post([deadline](Worker& w) { w.begin_shutdown(deadline); });
 }
 
 void Engine::join()
@@ -103,14 +106,16 @@ bool Engine::sync(std::chrono::milliseconds timeout)
 uint64_t Engine::live_connections() const
 {
     uint64_t total = 0;
-    for (const auto& w : workers_) total += w->live_connections();
+    for (const auto& w : workers_)
+        total += w->live_connections();
     return total;
 }
 
 Clock::time_point Engine::oldest_heartbeat() const
 {
     int64_t oldest = INT64_MAX;
-    for (const auto& w : workers_) oldest = std::min(oldest, w->heartbeat_ns());
+    for (const auto& w : workers_)
+        oldest = std::min(oldest, w->heartbeat_ns());
     return Clock::time_point(Clock::duration(oldest));
 }
 

@@ -6,15 +6,17 @@
 #include "plugin_host/plugin.hpp"
 #include "service/logging.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <cerrno>
+#include <spdlog/spdlog.h>
 
 namespace ringd::engine {
 
 namespace {
 
-Connection& conn_of(ringd_conn* c) { return *reinterpret_cast<Connection*>(c); }
+Connection& conn_of(ringd_conn* c)
+{
+    return *reinterpret_cast<Connection*>(c);
+}
 
 spdlog::level::level_enum to_spdlog(ringd_log_level level)
 {
@@ -42,7 +44,10 @@ void host_log(ringd_listener* listener, ringd_log_level level, const char* msg)
     }
 }
 
-uint32_t host_worker_index() { return Worker::current_index(); }
+uint32_t host_worker_index()
+{
+    return Worker::current_index();
+}
 
 int host_send(ringd_conn* c, const void* data, size_t len)
 {
@@ -72,11 +77,26 @@ uint8_t* host_send_reserve(ringd_conn* c, size_t len)
     }
 }
 
-void host_send_commit(ringd_conn* c, size_t used) { conn_of(c).worker->send_commit(conn_of(c), used); }
-int host_close(ringd_conn* c, uint32_t flags) { return conn_of(c).worker->close(conn_of(c), flags); }
-int host_shutdown_write(ringd_conn* c) { return conn_of(c).worker->shutdown_write(conn_of(c)); }
-int host_pause_reading(ringd_conn* c) { return conn_of(c).worker->pause_reading(conn_of(c)); }
-int host_resume_reading(ringd_conn* c) { return conn_of(c).worker->resume_reading(conn_of(c)); }
+void host_send_commit(ringd_conn* c, size_t used)
+{
+    conn_of(c).worker->send_commit(conn_of(c), used);
+}
+int host_close(ringd_conn* c, uint32_t flags)
+{
+    return conn_of(c).worker->close(conn_of(c), flags);
+}
+int host_shutdown_write(ringd_conn* c)
+{
+    return conn_of(c).worker->shutdown_write(conn_of(c));
+}
+int host_pause_reading(ringd_conn* c)
+{
+    return conn_of(c).worker->pause_reading(conn_of(c));
+}
+int host_resume_reading(ringd_conn* c)
+{
+    return conn_of(c).worker->resume_reading(conn_of(c));
+}
 
 int host_peer_address(ringd_conn* c, sockaddr* addr, socklen_t* len)
 {
@@ -88,8 +108,14 @@ int host_local_address(ringd_conn* c, sockaddr* addr, socklen_t* len)
     return ::getsockname(conn_of(c).fd, addr, len) == 0 ? 0 : -errno;
 }
 
-void* host_get_user(ringd_conn* c) { return conn_of(c).user; }
-void host_set_user(ringd_conn* c, void* user) { conn_of(c).user = user; }
+void* host_get_user(ringd_conn* c)
+{
+    return conn_of(c).user;
+}
+void host_set_user(ringd_conn* c, void* user)
+{
+    conn_of(c).user = user;
+}
 
 int64_t host_timer_start(ringd_conn* c, uint64_t delay_ms, void* arg)
 {
@@ -100,7 +126,10 @@ int64_t host_timer_start(ringd_conn* c, uint64_t delay_ms, void* arg)
     }
 }
 
-int host_timer_cancel(ringd_conn* c, int64_t id) { return conn_of(c).worker->timer_cancel(conn_of(c), id); }
+int host_timer_cancel(ringd_conn* c, int64_t id)
+{
+    return conn_of(c).worker->timer_cancel(conn_of(c), id);
+}
 
 int host_send_datagram(ringd_datagram* d, const void* data, size_t len, const sockaddr* to, socklen_t to_len)
 {
@@ -134,31 +163,18 @@ int host_peer_credentials(ringd_conn* c, int32_t* pid, uint32_t* uid, uint32_t* 
 }
 
 constexpr ringd_host table = {
-    RINGD_PLUGIN_ABI_VERSION,
-    sizeof(ringd_host),
-    &host_log,
-    &host_worker_index,
-    &host_send,
-    &host_send_owned,
-    &host_send_reserve,
-    &host_send_commit,
-    &host_close,
-    &host_shutdown_write,
-    &host_pause_reading,
-    &host_resume_reading,
-    &host_peer_address,
-    &host_local_address,
-    &host_get_user,
-    &host_set_user,
-    &host_timer_start,
-    &host_timer_cancel,
-    &host_send_datagram,
-    &host_spawn,
+    RINGD_PLUGIN_ABI_VERSION, sizeof(ringd_host),   &host_log,          &host_worker_index,  &host_send,
+    &host_send_owned,         &host_send_reserve,   &host_send_commit,  &host_close,         &host_shutdown_write,
+    &host_pause_reading,      &host_resume_reading, &host_peer_address, &host_local_address, &host_get_user,
+    &host_set_user,           &host_timer_start,    &host_timer_cancel, &host_send_datagram, &host_spawn,
     &host_peer_credentials,
 };
 
 } // namespace
 
-const ringd_host* host_table() { return &table; }
+const ringd_host* host_table()
+{
+    return &table;
+}
 
 } // namespace ringd::engine

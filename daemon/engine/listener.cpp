@@ -1,13 +1,12 @@
 // Binding listener sockets, and the Listener's admission checks.
 #include "engine/listener.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <stdexcept>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 namespace ringd::engine {
 
@@ -21,7 +20,10 @@ namespace {
     throw std::runtime_error(msg);
 }
 
-int socket_type(const config::Endpoint& ep) { return ep.transport == config::Transport::udp ? SOCK_DGRAM : SOCK_STREAM; }
+int socket_type(const config::Endpoint& ep)
+{
+    return ep.transport == config::Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
+}
 
 void set_int_option(int fd, int level, int name, int value, const config::Endpoint& ep, const char* what)
 {
@@ -58,7 +60,7 @@ void probe_port_is_free(const config::Endpoint& ep)
 void remove_stale_unix_socket(const config::Endpoint& ep)
 {
     const std::string path = ep.unix_path();
-    struct stat st{};
+    struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return;
     if (!S_ISSOCK(st.st_mode)) {
         throw std::runtime_error("cannot bind " + ep.text + ": " + path + " exists and is not a socket");
@@ -74,7 +76,8 @@ void remove_stale_unix_socket(const config::Endpoint& ep)
 
 ListenerSockets::ListenerSockets(config::Endpoint endpoint, std::vector<UniqueFd> fds, bool owns_path)
     : endpoint_(std::move(endpoint)), fds_(std::move(fds)), owns_unix_path_(owns_path)
-{}
+{
+}
 
 ListenerSockets::~ListenerSockets()
 {
@@ -113,7 +116,8 @@ std::shared_ptr<ListenerSockets> ListenerSockets::adopt(const config::Endpoint& 
 Listener::Listener(config::ListenerConfig config, std::shared_ptr<ListenerSockets> sockets,
                    std::shared_ptr<plugin_host::PluginInstance> plugin)
     : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin))
-{}
+{
+}
 
 bool Listener::admits(const sockaddr* peer) const
 {
@@ -140,7 +144,8 @@ void ListenerSockets::stop_listening()
     // On a listening socket, shutdown() makes Linux stop listening: queued connections are reset, new ones
     // refused, and a pending accept completes. The fds themselves close when the last slot lets go.
     if (!endpoint_.is_stream()) return;
-    for (auto& fd : fds_) ::shutdown(fd.get(), SHUT_RDWR);
+    for (auto& fd : fds_)
+        ::shutdown(fd.get(), SHUT_RDWR);
 }
 
 } // namespace ringd::engine

@@ -1,8 +1,8 @@
 // Output queue segments: pooled blocks for copied data, linked external buffers for owned data.
 #include "engine/output_queue.hpp"
 
-#include <cassert>
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <new>
 
@@ -44,7 +44,8 @@ void delete_inline_segment(Segment* s)
 
 SegmentPool::~SegmentPool()
 {
-    for (Segment* s : free_) delete_inline_segment(s);
+    for (Segment* s : free_)
+        delete_inline_segment(s);
 }
 
 Segment* SegmentPool::take()
@@ -66,7 +67,10 @@ void SegmentPool::give(Segment* s)
     }
 }
 
-OutputQueue::~OutputQueue() { assert(head_ == nullptr && "OutputQueue destroyed without clear()"); }
+OutputQueue::~OutputQueue()
+{
+    assert(head_ == nullptr && "OutputQueue destroyed without clear()");
+}
 
 void OutputQueue::push(Segment* s)
 {

@@ -7,11 +7,10 @@
 // the kernel reads only the iovecs it was given.
 #pragma once
 
-#include <sys/uio.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <sys/uio.h>
 #include <vector>
 
 namespace ringd::engine {

@@ -1,12 +1,11 @@
 // Ring setup with graceful fallback, and the submit/wait primitive every worker loop is built on.
 #include "engine/ring.hpp"
 
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace ringd::engine {
 
@@ -68,7 +67,10 @@ Ring::Ring(unsigned sq_entries, unsigned cq_entries, bool start_disabled)
     throw std::runtime_error(describe_io_uring_error(-err));
 }
 
-Ring::~Ring() { io_uring_queue_exit(&ring_); }
+Ring::~Ring()
+{
+    io_uring_queue_exit(&ring_);
+}
 
 void Ring::enable()
 {

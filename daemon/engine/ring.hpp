@@ -1,10 +1,9 @@
 // Ring: one io_uring instance, owned by one worker thread.
 #pragma once
 
-#include <liburing.h>
-
 #include <chrono>
 #include <cstdint>
+#include <liburing.h>
 #include <optional>
 #include <string>
 
@@ -31,8 +30,7 @@ public:
     void submit_and_wait(std::optional<std::chrono::nanoseconds> timeout);
 
     // Calls f(cqe) for every completion ready now, then marks them seen.
-    template <class F>
-    unsigned drain(F&& f)
+    template <class F> unsigned drain(F&& f)
     {
         unsigned head = 0;
         unsigned count = 0;

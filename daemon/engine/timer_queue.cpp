@@ -29,7 +29,8 @@ bool TimerQueue::cancel(int64_t id)
 
 void TimerQueue::skip_cancelled()
 {
-    while (!heap_.empty() && !live_.contains(heap_.top().id)) heap_.pop();
+    while (!heap_.empty() && !live_.contains(heap_.top().id))
+        heap_.pop();
 }
 
 std::optional<Clock::time_point> TimerQueue::next_deadline()

@@ -27,8 +27,17 @@ enum class Op : uint8_t {
 {
     return (uint64_t(op) << 56) | (uint64_t(generation & 0xffffffu) << 32) | index;
 }
-[[nodiscard]] constexpr Op user_data_op(uint64_t ud) { return Op(ud >> 56); }
-[[nodiscard]] constexpr uint32_t user_data_index(uint64_t ud) { return uint32_t(ud); }
-[[nodiscard]] constexpr uint32_t user_data_generation(uint64_t ud) { return uint32_t(ud >> 32) & 0xffffffu; }
+[[nodiscard]] constexpr Op user_data_op(uint64_t ud)
+{
+    return Op(ud >> 56);
+}
+[[nodiscard]] constexpr uint32_t user_data_index(uint64_t ud)
+{
+    return uint32_t(ud);
+}
+[[nodiscard]] constexpr uint32_t user_data_generation(uint64_t ud)
+{
+    return uint32_t(ud >> 32) & 0xffffffu;
+}
 
 } // namespace ringd::engine

@@ -4,13 +4,11 @@
 #include "engine/user_data.hpp"
 #include "engine/worker_invoke.hpp"
 
-#include <sys/eventfd.h>
-
-#include <spdlog/spdlog.h>
-
 #include <cerrno>
 #include <cstring>
+#include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <sys/eventfd.h>
 
 namespace ringd::engine {
 
@@ -29,10 +27,8 @@ constexpr uint16_t stream_group = 0;
 } // namespace
 
 Worker::Worker(const WorkerOptions& options)
-    : options_(options),
-      ring_(4096, 16384, /*start_disabled=*/true),
-      stream_buffers_(ring_.raw(), stream_group, options.stream_buffers, options.stream_buffer_size),
-      children_(*this),
+    : options_(options), ring_(4096, 16384, /*start_disabled=*/true),
+      stream_buffers_(ring_.raw(), stream_group, options.stream_buffers, options.stream_buffer_size), children_(*this),
       wake_fd_(::eventfd(0, EFD_CLOEXEC))
 {
     if (!wake_fd_) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
@@ -46,7 +42,10 @@ Worker::~Worker()
     }
 }
 
-uint32_t Worker::current_index() { return current_worker_index; }
+uint32_t Worker::current_index()
+{
+    return current_worker_index;
+}
 
 void Worker::post(std::function<void(Worker&)> command)
 {
@@ -73,7 +72,8 @@ void Worker::run_commands()
         std::lock_guard lock(commands_mutex_);
         batch.swap(commands_);
     }
-    for (auto& command : batch) command(*this);
+    for (auto& command : batch)
+        command(*this);
 }
 
 void Worker::run()
@@ -219,7 +219,8 @@ void Worker::check_idle_and_deadlines()
         }
         if (slot.drain_deadline && *slot.drain_deadline <= now_) {
             slot.drain_deadline.reset();
-            while (!slot.idle.empty()) teardown(*slot.idle.front(), RINGD_CLOSE_SHUTDOWN, true);
+            while (!slot.idle.empty())
+                teardown(*slot.idle.front(), RINGD_CLOSE_SHUTDOWN, true);
         }
     }
     while (!closing_.empty() && closing_.front()->close_deadline <= now_) {
@@ -265,7 +266,8 @@ void Worker::add_listener(const std::shared_ptr<Listener>& listener)
 {
     if (shutting_down_) return;
     uint32_t index = 0;
-    while (index < slots_.size() && slots_[index]) ++index;
+    while (index < slots_.size() && slots_[index])
+        ++index;
     if (index == slots_.size()) slots_.emplace_back();
     auto slot = std::make_unique<ListenerSlot>();
     slot->listener = listener;

@@ -28,7 +28,7 @@ struct WorkerOptions {
     std::chrono::milliseconds close_timeout{5000}; // how long a closing connection may take to flush and FIN
     unsigned stream_buffers = 2048;                // provided buffers for stream recv (power of two)
     unsigned stream_buffer_size = 4096;
-    unsigned datagram_buffers = 256;               // provided buffers for recvmsg (power of two)
+    unsigned datagram_buffers = 256; // provided buffers for recvmsg (power of two)
 };
 
 // What the plugin sees as ringd_datagram*: valid during one on_datagram call.
@@ -127,8 +127,7 @@ private:
     void cancel_op(uint64_t user_data);
     void close_fd_async(int fd);
     Connection* connection_for(const io_uring_cqe& cqe);
-    template <class F>
-    void invoke(Connection& conn, const char* what, F&& callback);
+    template <class F> void invoke(Connection& conn, const char* what, F&& callback);
 
     // worker_datagram.cpp: datagram listeners
     void arm_recvmsg(ListenerSlot& slot);

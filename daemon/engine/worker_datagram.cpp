@@ -3,10 +3,9 @@
 #include "engine/user_data.hpp"
 #include "engine/worker.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <cerrno>
 #include <cstring>
+#include <spdlog/spdlog.h>
 
 namespace ringd::engine {
 
@@ -24,8 +23,8 @@ constexpr uint16_t datagram_group = 1;
 BufferRing& Worker::datagram_buffers()
 {
     if (!datagram_buffers_) {
-        datagram_buffers_ = std::make_unique<BufferRing>(ring_.raw(), datagram_group, options_.datagram_buffers,
-                                                         datagram_buffer_size);
+        datagram_buffers_ =
+            std::make_unique<BufferRing>(ring_.raw(), datagram_group, options_.datagram_buffers, datagram_buffer_size);
     }
     return *datagram_buffers_;
 }
@@ -61,8 +60,8 @@ void Worker::on_recvmsg(ListenerSlot& slot, const io_uring_cqe& cqe)
             } else if (const auto& d = listener.plugin()->d(); d.on_datagram != nullptr) {
                 DatagramContext ctx{this, &slot, peer, socklen_t(out->namelen)};
                 try {
-                    d.on_datagram(listener.plugin()->instance(), reinterpret_cast<ringd_datagram*>(&ctx), payload,
-                                  len, peer, socklen_t(out->namelen));
+                    d.on_datagram(listener.plugin()->instance(), reinterpret_cast<ringd_datagram*>(&ctx), payload, len,
+                                  peer, socklen_t(out->namelen));
                 } catch (...) {
                     listener.counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
                     spdlog::error("[{}] plugin on_datagram threw; datagram dropped", listener.name());

@@ -3,16 +3,14 @@
 
 #include "engine/worker.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <exception>
+#include <spdlog/spdlog.h>
 
 namespace ringd::engine {
 
 // Calls a plugin callback for `conn`, guarding the C ABI: an exception (from a plugin that lets one escape)
 // aborts this connection only. Afterwards, applies whatever the callback asked for.
-template <class F>
-void Worker::invoke(Connection& conn, const char* what, F&& callback)
+template <class F> void Worker::invoke(Connection& conn, const char* what, F&& callback)
 {
     try {
         callback();

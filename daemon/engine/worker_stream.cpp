@@ -12,15 +12,13 @@
 #include "engine/worker.hpp"
 #include "engine/worker_invoke.hpp"
 
-#include <linux/sockios.h>
-#include <netinet/in.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-
-#include <spdlog/spdlog.h>
-
 #include <cerrno>
 #include <cstring>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 namespace ringd::engine {
 
@@ -206,7 +204,12 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
     } else if (cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
         // The peer reset, or the socket failed: nothing more can be delivered either way.
         const bool by_peer = cqe.res == -ECONNRESET || cqe.res == -EPIPE || cqe.res == -ETIMEDOUT;
-        if (!conn.torn_down) teardown(conn, conn.close_requested ? conn.close_reason : by_peer ? RINGD_CLOSE_PEER : RINGD_CLOSE_ERROR, false);
+        if (!conn.torn_down)
+            teardown(conn,
+                     conn.close_requested ? conn.close_reason
+                     : by_peer            ? RINGD_CLOSE_PEER
+                                          : RINGD_CLOSE_ERROR,
+                     false);
     }
     // -ENOBUFS: every provided buffer was in use; they are recycled by now, so re-arming below resumes.
     if (!conn.recv_armed) update_reading(conn);
@@ -345,7 +348,8 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     if (conn.in_idle_list) conn.slot->idle.remove(&conn);
     if (conn.in_closing_list) closing_.remove(&conn);
     conn.in_idle_list = conn.in_closing_list = false;
-    for (int64_t id : conn.timers) timers_.cancel(id);
+    for (int64_t id : conn.timers)
+        timers_.cancel(id);
     conn.timers.clear();
     children_.forget_connection(conn.index, conn.generation);
     if (conn.recv_armed && !conn.recv_cancel_sent) {
@@ -428,7 +432,10 @@ uint8_t* Worker::send_reserve(Connection& conn, size_t len)
     return reinterpret_cast<uint8_t*>(conn.out.reserve(len, segment_pool_));
 }
 
-void Worker::send_commit(Connection& conn, size_t used) { conn.out.commit(used); }
+void Worker::send_commit(Connection& conn, size_t used)
+{
+    conn.out.commit(used);
+}
 
 int Worker::close(Connection& conn, uint32_t flags)
 {
@@ -486,8 +493,8 @@ int Worker::spawn(Connection& conn, const ringd_spawn_request& request, ringd_sp
     return rc;
 }
 
-void Worker::deliver_spawn_result(uint32_t conn_index, uint32_t conn_generation, ringd_spawn_done_fn done,
-                                  void* ctx, const ringd_spawn_result& result)
+void Worker::deliver_spawn_result(uint32_t conn_index, uint32_t conn_generation, ringd_spawn_done_fn done, void* ctx,
+                                  const ringd_spawn_result& result)
 {
     if (conn_index >= connections_.size() || !connections_[conn_index]) return;
     Connection& conn = *connections_[conn_index];

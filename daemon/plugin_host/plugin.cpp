@@ -2,7 +2,6 @@
 #include "plugin_host/plugin.hpp"
 
 #include <dlfcn.h>
-
 #include <spdlog/spdlog.h>
 
 namespace ringd::plugin_host {
@@ -29,9 +28,13 @@ std::string check_descriptor(const ringd_plugin_descriptor* d)
 
 PluginLibrary::PluginLibrary(std::filesystem::path path, void* handle, const ringd_plugin_descriptor* d)
     : path_(std::move(path)), handle_(handle), descriptor_(d)
-{}
+{
+}
 
-PluginLibrary::~PluginLibrary() { dlclose(handle_); }
+PluginLibrary::~PluginLibrary()
+{
+    dlclose(handle_);
+}
 
 std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& path)
 {
@@ -45,8 +48,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
     auto entry = reinterpret_cast<ringd_plugin_entry_fn>(dlsym(handle, RINGD_PLUGIN_ENTRY_SYMBOL));
     if (entry == nullptr) {
         dlclose(handle);
-        throw PluginLoadError("plugin " + path.string() + " does not export " RINGD_PLUGIN_ENTRY_SYMBOL
-                              " (is it a ringd plugin?)");
+        throw PluginLoadError("plugin " + path.string() +
+                              " does not export " RINGD_PLUGIN_ENTRY_SYMBOL " (is it a ringd plugin?)");
     }
     const ringd_plugin_descriptor* d = entry();
     if (std::string why = check_descriptor(d); !why.empty()) {
@@ -58,7 +61,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
 
 PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle)
     : library_(std::move(library)), handle_(std::move(handle))
-{}
+{
+}
 
 PluginInstance::~PluginInstance()
 {
@@ -70,8 +74,7 @@ PluginInstance::~PluginInstance()
     }
 }
 
-std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library,
-                                                       const InstanceSpec& spec)
+std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library, const InstanceSpec& spec)
 {
     const ringd_plugin_descriptor& d = library->descriptor();
     if ((d.socket_kinds & spec.socket_kind) == 0) {

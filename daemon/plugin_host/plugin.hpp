@@ -6,10 +6,9 @@
 // that replaces the instance lets old connections finish on the old one.
 #pragma once
 
-#include <ringd/plugin.h>
-
 #include <filesystem>
 #include <memory>
+#include <ringd/plugin.h>
 #include <stdexcept>
 #include <string>
 
@@ -29,9 +28,9 @@ public:
 // The plugin rejected its config (create() failed). key: dotted config path, may be empty.
 class PluginConfigError : public std::runtime_error {
 public:
-    PluginConfigError(std::string key, const std::string& message)
-        : std::runtime_error(message), key_(std::move(key))
-    {}
+    PluginConfigError(std::string key, const std::string& message) : std::runtime_error(message), key_(std::move(key))
+    {
+    }
     [[nodiscard]] const std::string& key() const { return key_; }
 
 private:

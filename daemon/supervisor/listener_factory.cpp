@@ -34,8 +34,8 @@ std::shared_ptr<plugin_host::PluginLibrary> ListenerFactory::library(const std::
     return lib;
 }
 
-std::vector<std::shared_ptr<plugin_host::PluginInstance>> ListenerFactory::create_instances(
-    const config::Config& config)
+std::vector<std::shared_ptr<plugin_host::PluginInstance>>
+ListenerFactory::create_instances(const config::Config& config)
 {
     std::vector<std::shared_ptr<plugin_host::PluginInstance>> instances;
     std::vector<config::Diagnostic> errors;
@@ -81,9 +81,8 @@ std::shared_ptr<engine::ListenerSockets> ListenerFactory::open_sockets(const con
 bool same_service(const config::ListenerConfig& a, const config::ListenerConfig& b)
 {
     return a.name == b.name && a.endpoint.same_address(b.endpoint) && a.plugin_path == b.plugin_path &&
-           a.plugin_config_yaml == b.plugin_config_yaml && same_cidrs(a.allow, b.allow) &&
-           same_cidrs(a.deny, b.deny) && a.limits.max_connections == b.limits.max_connections &&
-           a.limits.idle_timeout == b.limits.idle_timeout &&
+           a.plugin_config_yaml == b.plugin_config_yaml && same_cidrs(a.allow, b.allow) && same_cidrs(a.deny, b.deny) &&
+           a.limits.max_connections == b.limits.max_connections && a.limits.idle_timeout == b.limits.idle_timeout &&
            a.limits.max_output_buffer == b.limits.max_output_buffer;
 }
 

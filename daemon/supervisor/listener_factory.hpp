@@ -20,8 +20,8 @@ public:
     ListenerFactory(unsigned workers, const ringd_host* host) : workers_(workers), host_(host) {}
 
     // Loads each listener's plugin and creates its instance. Throws config::ConfigErrors with every failure.
-    [[nodiscard]] std::vector<std::shared_ptr<plugin_host::PluginInstance>> create_instances(
-        const config::Config& config);
+    [[nodiscard]] std::vector<std::shared_ptr<plugin_host::PluginInstance>>
+    create_instances(const config::Config& config);
 
     // Binds a fresh socket set for `listener`, or adopts the systemd socket named like it. Throws
     // config::ConfigErrors.

@@ -7,15 +7,13 @@
 #include "service/logging.hpp"
 #include "util/unique_fd.hpp"
 
-#include <signal.h>
-#include <sys/signalfd.h>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <cstring>
+#include <fmt/format.h>
 #include <iostream>
+#include <signal.h>
+#include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <sys/signalfd.h>
 
 namespace ringd::supervisor {
 
@@ -25,7 +23,8 @@ using namespace std::chrono_literals;
 
 void log_config_errors(const config::ConfigErrors& e)
 {
-    for (const auto& d : e.diagnostics()) spdlog::error("{}", d.str());
+    for (const auto& d : e.diagnostics())
+        spdlog::error("{}", d.str());
 }
 
 std::string describe(const config::ListenerConfig& l, const plugin_host::PluginInstance& p)
@@ -44,7 +43,8 @@ sigset_t handled_signals()
 {
     sigset_t set;
     sigemptyset(&set);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP})
+        sigaddset(&set, sig);
     return set;
 }
 
@@ -98,8 +98,9 @@ int Supervisor::run()
         io_uring_sqe_set_data64(sqe, engine::make_user_data(engine::Op::wake, 0));
     };
     arm_signal_read();
-    const auto tick = notifier_.watchdog_interval() ? std::min<std::chrono::nanoseconds>(*notifier_.watchdog_interval() / 2, 1s)
-                                                    : std::chrono::nanoseconds(1s);
+    const auto tick = notifier_.watchdog_interval()
+                          ? std::min<std::chrono::nanoseconds>(*notifier_.watchdog_interval() / 2, 1s)
+                          : std::chrono::nanoseconds(1s);
     bool stopping = false;
     while (!stopping) {
         ring.submit_and_wait(tick);
@@ -141,7 +142,8 @@ void Supervisor::start(config::Config config)
         }
     }
     for (const auto& name : inherited_.unclaimed()) {
-        errors.push_back({{options_.config_file.string(), 1, 1}, "",
+        errors.push_back({{options_.config_file.string(), 1, 1},
+                          "",
                           "systemd passed a socket named '" + name + "' but no listener has that name"});
     }
     if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
@@ -150,7 +152,8 @@ void Supervisor::start(config::Config config)
         spdlog::info("listening: {}", describe(config.listeners[i], *instances[i]));
     }
     engine_->start();
-    for (const auto& l : active_) engine_->add_listener(l);
+    for (const auto& l : active_)
+        engine_->add_listener(l);
     config_ = std::move(config);
     // Every socket is bound and listening: connections queue in the kernel until the workers accept them.
     notifier_.ready(fmt::format("{} listeners", active_.size()));
@@ -178,8 +181,7 @@ void Supervisor::reload()
 void Supervisor::apply(config::Config next)
 {
     if (next.workers != config_.workers) {
-        spdlog::warn("workers changed from {} to {}: takes effect only after a restart", config_.workers,
-                     next.workers);
+        spdlog::warn("workers changed from {} to {}: takes effect only after a restart", config_.workers, next.workers);
         next.workers = config_.workers;
     }
     auto instances = factory_->create_instances(next);
@@ -224,7 +226,8 @@ void Supervisor::apply(config::Config next)
     }
     for (const auto& a : active_) {
         bool still_there = false;
-        for (const auto& k : kept_or_new) still_there = still_there || k->sockets() == a->sockets();
+        for (const auto& k : kept_or_new)
+            still_there = still_there || k->sockets() == a->sockets();
         if (!still_there) {
             a->sockets()->stop_listening();
             engine_->retire_listener(a, next.shutdown_timeout);
@@ -271,13 +274,13 @@ int check_config(const Options& options)
             std::cout << describe(config.listeners[i], *instances[i]) << '\n';
         }
     } catch (const config::ConfigErrors& e) {
-        for (const auto& d : e.diagnostics()) std::cerr << d.str() << '\n';
-        std::cerr << options.config_file.string() << ": configuration has " << e.diagnostics().size()
-                  << " error(s)\n";
+        for (const auto& d : e.diagnostics())
+            std::cerr << d.str() << '\n';
+        std::cerr << options.config_file.string() << ": configuration has " << e.diagnostics().size() << " error(s)\n";
         return 1;
     }
-    std::cout << options.config_file.string() << ": configuration OK (" << config.listeners.size()
-              << " listeners, " << config.workers << " workers)\n";
+    std::cout << options.config_file.string() << ": configuration OK (" << config.listeners.size() << " listeners, "
+              << config.workers << " workers)\n";
     return 0;
 }
 

@@ -4,7 +4,6 @@
 // Stream-exact by construction: each received chunk is transformed byte by byte straight into the output
 // queue, so the reply stream equals upper(request stream) however the bytes were segmented.
 #include <ringd/plugin.hpp>
-
 #include <yaml-cpp/yaml.h>
 
 namespace {

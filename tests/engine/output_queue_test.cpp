@@ -3,7 +3,6 @@
 #include "engine/output_queue.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <string>
 #include <vector>
@@ -13,7 +12,10 @@ using ringd::engine::SegmentPool;
 
 namespace {
 
-std::span<const std::byte> bytes_of(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
+std::span<const std::byte> bytes_of(const std::string& s)
+{
+    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
 
 // Drains the queue as a kernel would: gather, "send" up to `chunk` bytes, consume.
 std::string drain(OutputQueue& q, SegmentPool& pool, std::size_t chunk)
@@ -61,7 +63,8 @@ TEST_CASE("small appends coalesce into one pooled block")
 {
     SegmentPool pool;
     OutputQueue q;
-    for (int i = 0; i < 100; ++i) q.append(bytes_of("0123456789"), pool);
+    for (int i = 0; i < 100; ++i)
+        q.append(bytes_of("0123456789"), pool);
     iovec iov[8];
     CHECK(q.gather(iov, 8) == 1);
     CHECK(iov[0].iov_len == 1000);
@@ -97,14 +100,15 @@ TEST_CASE("owned buffers are sent without copying and freed exactly once")
     int freed = 0;
     auto* owned = new std::string("OWNED");
     q.append(bytes_of("before-"), pool);
-    q.append_owned(reinterpret_cast<std::byte*>(owned->data()), owned->size(),
-                   [](void*, void* ctx) {
-                       auto* p = static_cast<std::pair<std::string*, int*>*>(ctx);
-                       delete p->first;
-                       ++*p->second;
-                       delete p;
-                   },
-                   new std::pair<std::string*, int*>(owned, &freed));
+    q.append_owned(
+        reinterpret_cast<std::byte*>(owned->data()), owned->size(),
+        [](void*, void* ctx) {
+            auto* p = static_cast<std::pair<std::string*, int*>*>(ctx);
+            delete p->first;
+            ++*p->second;
+            delete p;
+        },
+        new std::pair<std::string*, int*>(owned, &freed));
     q.append(bytes_of("-after"), pool);
     iovec iov[8];
     REQUIRE(q.gather(iov, 8) == 3);
@@ -119,12 +123,13 @@ TEST_CASE("clear frees owned buffers that were never sent")
     OutputQueue q;
     int freed = 0;
     auto* data = new char[10];
-    q.append_owned(reinterpret_cast<std::byte*>(data), 10,
-                   [](void* d, void* ctx) {
-                       delete[] static_cast<char*>(d);
-                       ++*static_cast<int*>(ctx);
-                   },
-                   &freed);
+    q.append_owned(
+        reinterpret_cast<std::byte*>(data), 10,
+        [](void* d, void* ctx) {
+            delete[] static_cast<char*>(d);
+            ++*static_cast<int*>(ctx);
+        },
+        &freed);
     q.clear(pool);
     CHECK(freed == 1);
     CHECK(q.empty());

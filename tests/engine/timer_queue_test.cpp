@@ -47,7 +47,8 @@ TEST_CASE("many start/cancel cycles with far deadlines keep the heap bounded")
 {
     TimerQueue q;
     const auto far = Clock::now() + 1h;
-    for (int i = 0; i < 100000; ++i) CHECK(q.cancel(q.start(far, {})));
+    for (int i = 0; i < 100000; ++i)
+        CHECK(q.cancel(q.start(far, {})));
     CHECK(q.size() == 0);
     CHECK_FALSE(q.next_deadline());
 }

@@ -2,7 +2,6 @@
 #include "plugin_host/plugin.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <cstddef>
 
 using ringd::plugin_host::check_descriptor;

@@ -2,7 +2,6 @@
 #include "plugin_host/plugin.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <string>
 
@@ -10,7 +9,10 @@ using namespace ringd::plugin_host;
 
 namespace {
 
-std::string plugin(const char* name) { return std::string(RINGD_TEST_PLUGIN_DIR) + "/" + name + ".so"; }
+std::string plugin(const char* name)
+{
+    return std::string(RINGD_TEST_PLUGIN_DIR) + "/" + name + ".so";
+}
 
 // A host table nobody calls during create(): only its address is handed to the plugin.
 ringd_host make_null_host()
@@ -27,8 +29,7 @@ InstanceSpec spec(uint32_t kind = RINGD_KIND_STREAM, std::string config = "{}")
     return InstanceSpec{"test-listener", std::move(config), kind, 2, &null_host};
 }
 
-template <class E>
-std::string message_of(const std::string& path)
+template <class E> std::string message_of(const std::string& path)
 {
     try {
         (void)PluginLibrary::load(path);
@@ -63,8 +64,9 @@ TEST_CASE("a raw C-ABI plugin loads too", "[sdk][loading]")
 TEST_CASE("a plugin built for another ABI is refused, naming the file", "[sdk][loading]")
 {
     const std::string what = message_of<PluginLoadError>(plugin("bad-abi"));
-    CHECK(what == "plugin " + plugin("bad-abi") + " is not compatible: it was built for plugin ABI 999, this ringd "
-                  "speaks ABI 1 (rebuild the plugin against this ringd's SDK)");
+    CHECK(what == "plugin " + plugin("bad-abi") +
+                      " is not compatible: it was built for plugin ABI 999, this ringd "
+                      "speaks ABI 1 (rebuild the plugin against this ringd's SDK)");
 }
 
 TEST_CASE("a shared object without the entry symbol is refused, naming the file", "[sdk][loading]")

@@ -1,10 +1,8 @@
 // The C++ SDK (plugin.hpp) seen from the host's side of the C ABI: exceptions never cross it, config errors
 // arrive as message + key, and a throwing callback aborts only its connection through host->close.
-#include <ringd/plugin.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cstring>
+#include <ringd/plugin.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,7 +16,10 @@ struct Recorded {
 };
 Recorded rec;
 
-void fake_log(ringd_listener*, ringd_log_level, const char* msg) { rec.logs.emplace_back(msg); }
+void fake_log(ringd_listener*, ringd_log_level, const char* msg)
+{
+    rec.logs.emplace_back(msg);
+}
 int fake_send(ringd_conn*, const void* data, size_t len)
 {
     rec.sent.append(static_cast<const char*>(data), len);

@@ -66,11 +66,11 @@ typedef enum ringd_log_level {
 
 /* Why a stream connection closed (the `reason` argument of on_close). */
 typedef enum ringd_close_reason {
-    RINGD_CLOSE_PEER = 0,       /* the peer closed or reset the connection */
-    RINGD_CLOSE_LOCAL = 1,      /* the plugin asked for the close */
-    RINGD_CLOSE_IDLE = 2,       /* idle_timeout expired */
-    RINGD_CLOSE_ERROR = 3,      /* a socket error, or a plugin callback failed (threw) */
-    RINGD_CLOSE_SHUTDOWN = 4    /* the daemon is stopping, or the listener was removed and its drain timed out */
+    RINGD_CLOSE_PEER = 0,    /* the peer closed or reset the connection */
+    RINGD_CLOSE_LOCAL = 1,   /* the plugin asked for the close */
+    RINGD_CLOSE_IDLE = 2,    /* idle_timeout expired */
+    RINGD_CLOSE_ERROR = 3,   /* a socket error, or a plugin callback failed (threw) */
+    RINGD_CLOSE_SHUTDOWN = 4 /* the daemon is stopping, or the listener was removed and its drain timed out */
 } ringd_close_reason;
 
 /* Flags for ringd_host.close. */
@@ -96,47 +96,47 @@ struct ringd_host;
 typedef struct ringd_instance_args {
     uint32_t struct_size;          /* sizeof(ringd_instance_args) as the host knows it */
     uint32_t socket_kind;          /* RINGD_KIND_STREAM or RINGD_KIND_DATAGRAM: the listener's kind */
-    const char *listener_name;     /* the listener's unique `name:` */
-    const char *config_yaml;       /* the listener's `config:` mapping, re-emitted as YAML text ("{}" if absent) */
+    const char* listener_name;     /* the listener's unique `name:` */
+    const char* config_yaml;       /* the listener's `config:` mapping, re-emitted as YAML text ("{}" if absent) */
     size_t config_len;             /* bytes in config_yaml, excluding the terminating NUL */
     uint32_t worker_count;         /* number of worker threads; host->worker_index() is below this */
-    const struct ringd_host *host; /* the host service table; valid for the whole life of the instance */
-    ringd_listener *listener;      /* handle for host->log; valid for the whole life of the instance */
+    const struct ringd_host* host; /* the host service table; valid for the whole life of the instance */
+    ringd_listener* listener;      /* handle for host->log; valid for the whole life of the instance */
 } ringd_instance_args;
 
 /* ---- Child processes (host->spawn) -------------------------------------------------------------------- */
 
 /* A command for the host to run. Pointers are owned by the caller and only read during the spawn() call. */
 typedef struct ringd_spawn_request {
-    uint32_t struct_size;     /* sizeof(ringd_spawn_request) */
-    const char *const *argv;  /* NULL-terminated; argv[0] is an absolute path or a name searched in PATH of envp */
-    const char *const *envp;  /* NULL-terminated environment; NULL means PATH=/usr/local/bin:/usr/bin:/bin and
-                                 LANG=C.UTF-8 only */
-    const char *cwd;          /* working directory, or NULL for "/" */
-    uint32_t timeout_ms;      /* 0 = none; on expiry SIGTERM to the process group, SIGKILL 1 s later */
-    uint64_t max_output;      /* cap on stdout+stderr bytes kept; the rest is read and discarded */
-    int64_t run_as_uid;       /* -1 = same as ringd; otherwise setuid/setgid (needs root) */
-    int64_t run_as_gid;       /* -1 = same as ringd */
+    uint32_t struct_size;    /* sizeof(ringd_spawn_request) */
+    const char* const* argv; /* NULL-terminated; argv[0] is an absolute path or a name searched in PATH of envp */
+    const char* const* envp; /* NULL-terminated environment; NULL means PATH=/usr/local/bin:/usr/bin:/bin and
+                                LANG=C.UTF-8 only */
+    const char* cwd;         /* working directory, or NULL for "/" */
+    uint32_t timeout_ms;     /* 0 = none; on expiry SIGTERM to the process group, SIGKILL 1 s later */
+    uint64_t max_output;     /* cap on stdout+stderr bytes kept; the rest is read and discarded */
+    int64_t run_as_uid;      /* -1 = same as ringd; otherwise setuid/setgid (needs root) */
+    int64_t run_as_gid;      /* -1 = same as ringd */
 } ringd_spawn_request;
 
 /* What a finished child produced. Owned by the host; valid only during the completion callback. */
 typedef struct ringd_spawn_result {
     uint32_t struct_size;
-    int spawn_error;        /* 0, or a positive errno if the child could not be started (then nothing ran) */
-    int exit_code;          /* exit status if the child exited, else -1 */
-    int term_signal;        /* signal number if the child was killed by a signal, else 0 */
-    int timed_out;          /* 1 if the timeout fired */
-    int truncated;          /* 1 if output beyond max_output was discarded */
-    uint64_t duration_us;   /* from spawn to the last of: exit observed, both pipes at EOF */
-    const uint8_t *stdout_data;
+    int spawn_error;      /* 0, or a positive errno if the child could not be started (then nothing ran) */
+    int exit_code;        /* exit status if the child exited, else -1 */
+    int term_signal;      /* signal number if the child was killed by a signal, else 0 */
+    int timed_out;        /* 1 if the timeout fired */
+    int truncated;        /* 1 if output beyond max_output was discarded */
+    uint64_t duration_us; /* from spawn to the last of: exit observed, both pipes at EOF */
+    const uint8_t* stdout_data;
     size_t stdout_len;
-    const uint8_t *stderr_data;
+    const uint8_t* stderr_data;
     size_t stderr_len;
 } ringd_spawn_result;
 
 /* Called on the connection's worker thread once the child has exited and its pipes are drained. Not called
  * if the connection closes first (the host then kills the child's process group and reaps it). */
-typedef void (*ringd_spawn_done_fn)(void *ctx, ringd_conn *conn, const ringd_spawn_result *result);
+typedef void (*ringd_spawn_done_fn)(void* ctx, ringd_conn* conn, const ringd_spawn_result* result);
 
 /* ---- Host services --------------------------------------------------------------------------------------- */
 
@@ -146,7 +146,7 @@ typedef struct ringd_host {
     uint32_t struct_size; /* sizeof(ringd_host) as the host knows it: check before using later fields */
 
     /* Logging through the daemon's logger, tagged with the listener's name. `msg` is copied. */
-    void (*log)(ringd_listener *listener, ringd_log_level level, const char *msg);
+    void (*log)(ringd_listener* listener, ringd_log_level level, const char* msg);
 
     /* Index of the calling worker thread, in [0, worker_count). */
     uint32_t (*worker_index)(void);
@@ -155,51 +155,50 @@ typedef struct ringd_host {
 
     /* Queue bytes for sending; they are copied, so `data` may be reused at once. Bytes go out in the order
      * queued. Returns 0, -EPIPE if the write side is already shut down or the connection is closing. */
-    int (*send)(ringd_conn *conn, const void *data, size_t len);
+    int (*send)(ringd_conn* conn, const void* data, size_t len);
 
     /* Queue a buffer without copying: the host owns `data` from this call on and calls free_fn(data, ctx)
      * once it has been sent or the connection is gone (also when this call fails). */
-    int (*send_owned)(ringd_conn *conn, void *data, size_t len, void (*free_fn)(void *data, void *ctx),
-                      void *ctx);
+    int (*send_owned)(ringd_conn* conn, void* data, size_t len, void (*free_fn)(void* data, void* ctx), void* ctx);
 
     /* Zero-copy append: returns a pointer to `len` writable bytes at the end of the output queue, or NULL.
      * Fill them, then call send_commit() with how many were written (≤ len) before any other host call on
      * this connection and before the callback returns. */
-    uint8_t *(*send_reserve)(ringd_conn *conn, size_t len);
-    void (*send_commit)(ringd_conn *conn, size_t used);
+    uint8_t* (*send_reserve)(ringd_conn* conn, size_t len);
+    void (*send_commit)(ringd_conn* conn, size_t used);
 
     /* Close: RINGD_CLOSE_AFTER_FLUSH sends what is queued, then FIN; RINGD_CLOSE_ABORT resets now.
      * on_close follows (possibly later, after the flush). No data callbacks arrive after this call. */
-    int (*close)(ringd_conn *conn, uint32_t flags);
+    int (*close)(ringd_conn* conn, uint32_t flags);
 
     /* Send FIN once everything queued so far is sent; reading continues (half-close). */
-    int (*shutdown_write)(ringd_conn *conn);
+    int (*shutdown_write)(ringd_conn* conn);
 
     /* Stop / restart delivering on_data. While paused the kernel's receive buffer fills and the peer is
      * flow-controlled. The host also pauses on its own while queued output exceeds max_output_buffer. */
-    int (*pause_reading)(ringd_conn *conn);
-    int (*resume_reading)(ringd_conn *conn);
+    int (*pause_reading)(ringd_conn* conn);
+    int (*resume_reading)(ringd_conn* conn);
 
     /* Peer and local addresses. *len is in/out like getpeername(2). */
-    int (*peer_address)(ringd_conn *conn, struct sockaddr *addr, socklen_t *len);
-    int (*local_address)(ringd_conn *conn, struct sockaddr *addr, socklen_t *len);
+    int (*peer_address)(ringd_conn* conn, struct sockaddr* addr, socklen_t* len);
+    int (*local_address)(ringd_conn* conn, struct sockaddr* addr, socklen_t* len);
 
     /* One pointer per connection for the plugin's state; NULL at on_open. The plugin frees it in on_close. */
-    void *(*get_user)(ringd_conn *conn);
-    void (*set_user)(ringd_conn *conn, void *user);
+    void* (*get_user)(ringd_conn* conn);
+    void (*set_user)(ringd_conn* conn, void* user);
 
     /* One-shot timer: on_timer(instance, conn, timer_id, arg) runs after delay_ms on the connection's worker.
      * Returns a positive timer id, or a negative errno. Pending timers are cancelled when the connection
      * closes (on_timer is then never called). */
-    int64_t (*timer_start)(ringd_conn *conn, uint64_t delay_ms, void *arg);
-    int (*timer_cancel)(ringd_conn *conn, int64_t timer_id);
+    int64_t (*timer_start)(ringd_conn* conn, uint64_t delay_ms, void* arg);
+    int (*timer_cancel)(ringd_conn* conn, int64_t timer_id);
 
     /* -- datagrams -- */
 
     /* Send one datagram from the listener's socket that received `dgram` (call during on_datagram). `to`
      * NULL means back to the sender. The payload is copied; sends are batched through the ring. Returns 0,
      * or -ENOBUFS if the worker's datagram send queue is full (the datagram is dropped and counted). */
-    int (*send_datagram)(ringd_datagram *dgram, const void *data, size_t len, const struct sockaddr *to,
+    int (*send_datagram)(ringd_datagram* dgram, const void* data, size_t len, const struct sockaddr* to,
                          socklen_t to_len);
 
     /* -- child processes -- */
@@ -208,46 +207,46 @@ typedef struct ringd_host {
      * process group, stdout/stderr collected through the ring, exit observed through a pidfd.
      * done(ctx, conn, result) runs when it has finished. Returns 0 or a negative errno (then done is never
      * called). */
-    int (*spawn)(ringd_conn *conn, const ringd_spawn_request *request, ringd_spawn_done_fn done, void *ctx);
+    int (*spawn)(ringd_conn* conn, const ringd_spawn_request* request, ringd_spawn_done_fn done, void* ctx);
 
     /* Credentials of the peer process (SO_PEERCRED) on Unix-socket connections; -ENOTSUP-like errors
      * (negative errno) elsewhere. Any out-pointer may be NULL. */
-    int (*peer_credentials)(ringd_conn *conn, int32_t *pid, uint32_t *uid, uint32_t *gid);
+    int (*peer_credentials)(ringd_conn* conn, int32_t* pid, uint32_t* uid, uint32_t* gid);
 } ringd_host;
 
 /* ---- The plugin's descriptor ---------------------------------------------------------------------------- */
 
 typedef struct ringd_plugin_descriptor {
-    uint32_t abi_version; /* must be RINGD_PLUGIN_ABI_VERSION */
-    uint32_t struct_size; /* sizeof(ringd_plugin_descriptor) */
-    const char *name;     /* short name, e.g. "echo-upper"; static storage */
-    const char *version;  /* plugin version, e.g. "1.0.0"; static storage */
+    uint32_t abi_version;  /* must be RINGD_PLUGIN_ABI_VERSION */
+    uint32_t struct_size;  /* sizeof(ringd_plugin_descriptor) */
+    const char* name;      /* short name, e.g. "echo-upper"; static storage */
+    const char* version;   /* plugin version, e.g. "1.0.0"; static storage */
     uint32_t socket_kinds; /* RINGD_KIND_* bits this plugin serves */
 
     /* Validate the config and build an instance for one listener. Return 0 and set *instance, or return
      * non-zero and fill *error. Called on the main thread, also by `ringd --check-config`. */
-    int (*create)(const ringd_instance_args *args, void **instance, ringd_error *error);
-    void (*destroy)(void *instance);
+    int (*create)(const ringd_instance_args* args, void** instance, ringd_error* error);
+    void (*destroy)(void* instance);
 
     /* Stream callbacks. `conn` is valid from on_open until on_close returns. Any may be NULL.
      * on_open: a new connection (return non-zero to refuse it: it is closed at once, on_close still runs).
      * on_data: `data` is owned by the host and valid only until on_data returns. */
-    int (*on_open)(void *instance, ringd_conn *conn);
-    void (*on_data)(void *instance, ringd_conn *conn, const uint8_t *data, size_t len);
+    int (*on_open)(void* instance, ringd_conn* conn);
+    void (*on_data)(void* instance, ringd_conn* conn, const uint8_t* data, size_t len);
     /* The peer sent FIN (read side at EOF). The connection stays open for sending until the plugin closes
      * it; if NULL, the host closes after flushing queued output. */
-    void (*on_peer_shutdown)(void *instance, ringd_conn *conn);
-    void (*on_close)(void *instance, ringd_conn *conn, ringd_close_reason reason);
+    void (*on_peer_shutdown)(void* instance, ringd_conn* conn);
+    void (*on_close)(void* instance, ringd_conn* conn, ringd_close_reason reason);
 
     /* Datagram callback: one whole datagram. `data`, `peer` and `dgram` are valid only during the call. */
-    void (*on_datagram)(void *instance, ringd_datagram *dgram, const uint8_t *data, size_t len,
-                        const struct sockaddr *peer, socklen_t peer_len);
+    void (*on_datagram)(void* instance, ringd_datagram* dgram, const uint8_t* data, size_t len,
+                        const struct sockaddr* peer, socklen_t peer_len);
 
     /* A timer started with host->timer_start fired. */
-    void (*on_timer)(void *instance, ringd_conn *conn, int64_t timer_id, void *arg);
+    void (*on_timer)(void* instance, ringd_conn* conn, int64_t timer_id, void* arg);
 } ringd_plugin_descriptor;
 
-typedef const ringd_plugin_descriptor *(*ringd_plugin_entry_fn)(void);
+typedef const ringd_plugin_descriptor* (*ringd_plugin_entry_fn)(void);
 
 #ifdef __cplusplus
 }

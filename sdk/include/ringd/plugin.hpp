@@ -11,13 +11,12 @@
 #ifndef RINGD_PLUGIN_HPP
 #define RINGD_PLUGIN_HPP
 
-#include <ringd/plugin.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <ringd/plugin.h>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -76,12 +75,11 @@ public:
     {
         auto* owned = new std::string(std::move(bytes));
         return host_->send_owned(
-            conn_, owned->data(), owned->size(),
-            [](void*, void* ctx) { delete static_cast<std::string*>(ctx); }, owned);
+            conn_, owned->data(), owned->size(), [](void*, void* ctx) { delete static_cast<std::string*>(ctx); },
+            owned);
     }
     // Reserve `len` bytes at the end of the output queue, fill them with `fill(uint8_t*)`, commit.
-    template <class Fill>
-    int send_in_place(std::size_t len, Fill&& fill) const
+    template <class Fill> int send_in_place(std::size_t len, Fill&& fill) const
     {
         uint8_t* out = host_->send_reserve(conn_, len);
         if (out == nullptr) return -1;
@@ -96,11 +94,7 @@ public:
     int resume_reading() const { return host_->resume_reading(conn_); }
     int peer_address(sockaddr* addr, socklen_t* len) const { return host_->peer_address(conn_, addr, len); }
     int local_address(sockaddr* addr, socklen_t* len) const { return host_->local_address(conn_, addr, len); }
-    template <class T>
-    [[nodiscard]] T* user() const
-    {
-        return static_cast<T*>(host_->get_user(conn_));
-    }
+    template <class T> [[nodiscard]] T* user() const { return static_cast<T*>(host_->get_user(conn_)); }
     void set_user(void* user) const { host_->set_user(conn_, user); }
     int64_t start_timer(uint64_t delay_ms, void* arg = nullptr) const
     {
@@ -121,10 +115,11 @@ private:
 // One received datagram, valid during on_datagram only.
 class Datagram {
 public:
-    Datagram(const ringd_host* host, ringd_datagram* dgram, std::span<const std::byte> payload,
-             const sockaddr* peer, socklen_t peer_len)
+    Datagram(const ringd_host* host, ringd_datagram* dgram, std::span<const std::byte> payload, const sockaddr* peer,
+             socklen_t peer_len)
         : host_(host), dgram_(dgram), payload_(payload), peer_(peer), peer_len_(peer_len)
-    {}
+    {
+    }
     [[nodiscard]] std::span<const std::byte> payload() const { return payload_; }
     [[nodiscard]] const sockaddr* peer() const { return peer_; }
     [[nodiscard]] socklen_t peer_len() const { return peer_len_; }
@@ -193,8 +188,7 @@ inline void connection_failed(Handler* handler, ringd_conn* conn, const char* wh
     if (conn != nullptr) handler->host()->close(conn, RINGD_CLOSE_ABORT);
 }
 
-template <class H>
-struct Trampolines {
+template <class H> struct Trampolines {
     static int create(const ringd_instance_args* args, void** instance, ringd_error* error) noexcept
     {
         try {
@@ -273,8 +267,19 @@ struct Trampolines {
     static const ringd_plugin_descriptor* descriptor(const char* name, const char* version, uint32_t kinds) noexcept
     {
         static const ringd_plugin_descriptor d = {
-            RINGD_PLUGIN_ABI_VERSION, sizeof(ringd_plugin_descriptor), name, version, kinds,
-            &create, &destroy, &on_open, &on_data, &on_peer_shutdown, &on_close, &on_datagram, &on_timer,
+            RINGD_PLUGIN_ABI_VERSION,
+            sizeof(ringd_plugin_descriptor),
+            name,
+            version,
+            kinds,
+            &create,
+            &destroy,
+            &on_open,
+            &on_data,
+            &on_peer_shutdown,
+            &on_close,
+            &on_datagram,
+            &on_timer,
         };
         return &d;
     }
@@ -284,10 +289,10 @@ struct Trampolines {
 } // namespace ringd
 
 // Exports HandlerClass as this shared object's plugin. Use once, at namespace scope, in one source file.
-#define RINGD_EXPORT_HANDLER(HandlerClass, name, version, kinds)                                             \
-    extern "C" RINGD_PLUGIN_EXPORT const ringd_plugin_descriptor* ringd_plugin_entry_v1(void)                \
-    {                                                                                                        \
-        return ::ringd::detail::Trampolines<HandlerClass>::descriptor(name, version, kinds);                 \
+#define RINGD_EXPORT_HANDLER(HandlerClass, name, version, kinds)                                                       \
+    extern "C" RINGD_PLUGIN_EXPORT const ringd_plugin_descriptor* ringd_plugin_entry_v1(void)                          \
+    {                                                                                                                  \
+        return ::ringd::detail::Trampolines<HandlerClass>::descriptor(name, version, kinds);                           \
     }
 
 #endif // RINGD_PLUGIN_HPP

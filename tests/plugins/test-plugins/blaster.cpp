@@ -4,11 +4,9 @@
 //
 //   config: {bytes: N, close: true|false, chunk: C}   C: bytes per host->send call (default 65536)
 #include <ringd/plugin.hpp>
-
-#include <yaml-cpp/yaml.h>
-
 #include <string>
 #include <vector>
+#include <yaml-cpp/yaml.h>
 
 namespace {
 
@@ -19,7 +17,8 @@ public:
     {
         // 251 is prime and not a divisor of any chunk size used, so the pattern shows reordering and loss.
         pattern_.resize(chunk_ + 251);
-        for (std::size_t i = 0; i < pattern_.size(); ++i) pattern_[i] = char(i % 251);
+        for (std::size_t i = 0; i < pattern_.size(); ++i)
+            pattern_[i] = char(i % 251);
     }
 
     static std::unique_ptr<Blaster> create(const ringd::InstanceArgs& args)

@@ -4,10 +4,9 @@
 //   on_data: echoes; a chunk containing "boom" throws std::runtime_error("raw-throw: boom"),
 //            one containing "int" throws the non-std exception 42.
 //   on_open: throws std::logic_error if the listener's config contains "throw_on_open: true".
-#include <ringd/plugin.h>
-
 #include <cstring>
 #include <new>
+#include <ringd/plugin.h>
 #include <stdexcept>
 #include <string_view>
 
@@ -25,7 +24,10 @@ int create(const ringd_instance_args* args, void** instance, ringd_error*)
     return 0;
 }
 
-void destroy(void* instance) { delete static_cast<Instance*>(instance); }
+void destroy(void* instance)
+{
+    delete static_cast<Instance*>(instance);
+}
 
 int on_open(void* instance, ringd_conn*)
 {
@@ -59,4 +61,7 @@ const ringd_plugin_descriptor descriptor = {
 
 } // namespace
 
-extern "C" RINGD_PLUGIN_EXPORT const ringd_plugin_descriptor* ringd_plugin_entry_v1(void) { return &descriptor; }
+extern "C" RINGD_PLUGIN_EXPORT const ringd_plugin_descriptor* ringd_plugin_entry_v1(void)
+{
+    return &descriptor;
+}

@@ -1,7 +1,6 @@
 // throwing: an echo written with the C++ SDK whose on_data throws std::runtime_error when the received chunk
 // contains "boom". The SDK's trampoline must catch it, log it and abort only that connection.
 #include <ringd/plugin.hpp>
-
 #include <stdexcept>
 #include <string_view>
 
@@ -11,7 +10,10 @@ class Throwing final : public ringd::Handler {
 public:
     using Handler::Handler;
 
-    static std::unique_ptr<Throwing> create(const ringd::InstanceArgs& args) { return std::make_unique<Throwing>(args); }
+    static std::unique_ptr<Throwing> create(const ringd::InstanceArgs& args)
+    {
+        return std::make_unique<Throwing>(args);
+    }
 
     void on_data(ringd::Connection conn, std::span<const std::byte> data) override
     {
