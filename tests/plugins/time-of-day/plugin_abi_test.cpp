@@ -1,6 +1,6 @@
-// The built time-of-day.so through its exported C ABI only, with a fake host (fake_host.hpp): descriptor,
+// The built time-of-day.so through its exported C ABI only, with a fake host (tests/support/fake_host.hpp): descriptor,
 // create() accepting and rejecting configs, a TCP connection, and UDP datagrams.
-#include "fake_host.hpp"
+#include "support/fake_host.hpp"
 
 #include <catch2/catch.hpp>
 #include <ctime>

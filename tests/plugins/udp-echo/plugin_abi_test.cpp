@@ -1,6 +1,6 @@
-// The built udp-echo.so through its exported C ABI only, with a fake host (fake_host.hpp): descriptor, config
-// errors, transforms, size limit, denied ports, rate limiting per worker, counters logged at destroy.
-#include "fake_host.hpp"
+// The built udp-echo.so through its exported C ABI only, with a fake host (tests/support/fake_host.hpp): descriptor,
+// config errors, transforms, size limit, denied ports, rate limiting per worker, counters logged at destroy.
+#include "support/fake_host.hpp"
 
 #include <catch2/catch.hpp>
 
