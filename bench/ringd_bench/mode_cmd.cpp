@@ -13,6 +13,7 @@
 #include "clock.hpp"
 #include "connector.hpp"
 #include "epoll.hpp"
+#include "measured_window.hpp"
 #include "modes.hpp"
 
 #include <cerrno>
@@ -299,14 +300,10 @@ Result run_cmd(const Options& options, const ServerProbe& probe)
         return result;
     }
     CmdRun run(options, ep);
-    auto cpu_before = probe.cpu_us();
-    auto children_before = probe.children_cpu_us();
-    uint64_t start = now_ns();
-    run.run(std::move(conn.connections), start + seconds_to_ns(options.duration_s));
-    result.elapsed_s = static_cast<double>(now_ns() - start) / 1e9;
-    auto cpu_after = probe.cpu_us();
-    auto children_after = probe.children_cpu_us();
-    if (cpu_before && cpu_after) result.server_cpu_us = *cpu_after - *cpu_before;
+    const auto children_before = probe.children_cpu_us();
+    measure_window(probe, result,
+                   [&] { run.run(std::move(conn.connections), now_ns() + seconds_to_ns(options.duration_s)); });
+    const auto children_after = probe.children_cpu_us();
     // The commands' own CPU (reaped children), reported apart from the server's.
     if (children_before && children_after && run.ok > 0)
         result.add("children_cpu_us_per_req", (*children_after - *children_before) / static_cast<double>(run.ok));

@@ -8,6 +8,7 @@
 #include "clock.hpp"
 #include "connector.hpp"
 #include "epoll.hpp"
+#include "measured_window.hpp"
 #include "modes.hpp"
 #include "payload.hpp"
 
@@ -167,19 +168,13 @@ Result run_echo(const Options& options, const ServerProbe& probe)
         return result;
     }
     EchoRun run(options, std::move(conn.connections));
-    auto cpu_before = probe.cpu_us();
-    double self_before = self_cpu_us();
-    uint64_t start = now_ns();
-    run.run(start + seconds_to_ns(options.duration_s));
-    result.elapsed_s = static_cast<double>(now_ns() - start) / 1e9;
-    double self_used = self_cpu_us() - self_before;
-    auto cpu_after = probe.cpu_us();
-    if (cpu_before && cpu_after) result.server_cpu_us = *cpu_after - *cpu_before;
+    const double self_used =
+        measure_window(probe, result, [&] { run.run(now_ns() + seconds_to_ns(options.duration_s)); });
     result.requests = run.requests();
     result.errors = run.errors();
     result.latency = run.latency;
     result.add("dropped_clients", static_cast<int64_t>(run.dropped()));
-    if (result.requests > 0) result.add("client_cpu_us_per_req", self_used / static_cast<double>(result.requests));
+    add_client_cpu(result, self_used);
     return result;
 }
 

@@ -10,6 +10,7 @@
 #include "clock.hpp"
 #include "endpoint.hpp"
 #include "epoll.hpp"
+#include "measured_window.hpp"
 #include "modes.hpp"
 #include "payload.hpp"
 
@@ -192,14 +193,8 @@ Result run_udp(const Options& options, const ServerProbe& probe)
     result.mode = Mode::udp;
     Endpoint ep = parse_endpoint(options.connect);
     UdpRun run(options, ep);
-    auto cpu_before = probe.cpu_us();
-    double self_before = self_cpu_us();
-    uint64_t start = now_ns();
-    run.run(start + seconds_to_ns(options.duration_s));
-    result.elapsed_s = static_cast<double>(now_ns() - start) / 1e9;
-    double self_used = self_cpu_us() - self_before;
-    auto cpu_after = probe.cpu_us();
-    if (cpu_before && cpu_after) result.server_cpu_us = *cpu_after - *cpu_before;
+    const double self_used =
+        measure_window(probe, result, [&] { run.run(now_ns() + seconds_to_ns(options.duration_s)); });
     result.requests = run.requests();
     result.errors = run.errors();
     result.latency = run.latency;
@@ -207,7 +202,7 @@ Result run_udp(const Options& options, const ServerProbe& probe)
     result.add("size", static_cast<int64_t>(options.size));
     result.add("timeouts", static_cast<int64_t>(run.timeouts()));
     result.add("stale", static_cast<int64_t>(run.stale()));
-    if (result.requests > 0) result.add("client_cpu_us_per_req", self_used / static_cast<double>(result.requests));
+    add_client_cpu(result, self_used);
     return result;
 }
 
