@@ -81,6 +81,20 @@ class TimeOfDayTest(unittest.TestCase):
             self.assert_now(parse_default_line(data, local))
             self.assertTrue(d.alive())
 
+    def test_line_and_fin_share_one_segment(self):
+        # The engine sends a close-after-flush's last bytes with MSG_MORE, so the FIN rides on the data
+        # segment: the client receives exactly SYN-ACK + data/FIN. Without it, data and FIN are two segments.
+        port = free_port()
+        with Ringd(listeners=[listener("time", tcp(port), "time-of-day")]):
+            for _ in range(3):
+                with connect(port) as s:
+                    data = recv_until_eof(s, timeout=10.0)
+                    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+                self.assertTrue(DEFAULT_LINE.match(data), data)
+                # struct tcp_info: 8 one-byte fields, 24 u32, 4 u64, then tcpi_segs_out, tcpi_segs_in (u32).
+                segs_in = struct.unpack_from("I", info, 8 + 24 * 4 + 4 * 8 + 4)[0]
+                self.assertEqual(segs_in, 2, "expected SYN-ACK and one data+FIN segment")
+
     def test_client_that_talks_still_gets_the_line(self):
         port = free_port()
         with Ringd(listeners=[listener("time", tcp(port), "time-of-day", {"timezone": "UTC"})]):
