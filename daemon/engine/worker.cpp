@@ -93,6 +93,7 @@ void Worker::run()
         if (datagram_buffers_) datagram_buffers_->publish();
         run_due_timers();
         check_idle_and_deadlines();
+        release_torn_down();
     }
     children_.kill_all();
 }
@@ -117,10 +118,14 @@ void Worker::dispatch(const io_uring_cqe& cqe)
     case Op::sendmsg:
         datagram_sender_.on_complete(index);
         return;
+    case Op::close:
+        // Only a failed close posts a completion (see teardown), by which time the slot may serve another
+        // connection: report it, touch nothing.
+        spdlog::warn("closing a connection's socket failed: {}", std::strerror(-cqe.res));
+        return;
     case Op::recv:
     case Op::send:
     case Op::shutdown:
-    case Op::close:
         break;
     case Op::child_pidfd:
         children_.on_pidfd(index, cqe.res, now_);
@@ -141,9 +146,6 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         break;
     case Op::shutdown:
         on_shutdown_done(*conn, cqe);
-        break;
-    case Op::close:
-        on_close_done(*conn);
         break;
     default:
         break;
@@ -247,7 +249,7 @@ bool Worker::finished() const
         if (slot) return false;
     }
     for (const auto& conn : connections_) {
-        if (conn) return false; // torn down but still owed completions (close in flight)
+        if (conn) return false; // torn down but still owed completions
     }
     return true;
 }

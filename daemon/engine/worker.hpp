@@ -111,7 +111,6 @@ private:
     void on_recv(Connection& conn, const io_uring_cqe& cqe);
     void on_send(Connection& conn, const io_uring_cqe& cqe);
     void on_shutdown_done(Connection& conn, const io_uring_cqe& cqe);
-    void on_close_done(Connection& conn);
     void deliver_data(Connection& conn, const uint8_t* data, size_t len);
     void settle(Connection& conn);
     void flush(Connection& conn);
@@ -121,6 +120,7 @@ private:
     void request_close(Connection& conn, ringd_close_reason reason);
     void teardown(Connection& conn, ringd_close_reason reason, bool abort);
     void maybe_release(Connection& conn);
+    void release_torn_down();
     void touch(Connection& conn);
     void hold_generation(ListenerSlot& slot, const std::shared_ptr<Listener>& listener);
     void release_generation(ListenerSlot& slot, const Listener* listener);
@@ -147,6 +147,7 @@ private:
     std::vector<std::unique_ptr<Connection>> connections_; // index = Connection::index
     std::vector<uint32_t> free_connection_indexes_;
     ConnectionList closing_; // connections waiting to flush and FIN, oldest close request first
+    std::vector<std::pair<uint32_t, uint32_t>> torn_down_this_turn_; // index, generation
 
     UniqueFd wake_fd_;
     uint64_t wake_value_ = 0;

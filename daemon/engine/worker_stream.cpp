@@ -387,20 +387,31 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     }
     io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_close(sqe, conn.fd);
+    // A close that succeeds posts no completion: the connection owes nothing for it and can be released as
+    // soon as its other operations are in, which saves a completion and usually a turn of the loop per
+    // connection. The close references only the descriptor number, never this Connection.
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, make_user_data(Op::close, conn.index, conn.generation));
-    ++conn.inflight;
+    conn.fd = -1;
+    torn_down_this_turn_.push_back({conn.index, conn.generation});
     conn.listener->remove_connection(); // max_connections admits a successor at once
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Worker::on_close_done(Connection& conn)
+// Connections torn down during this turn of the loop whose completions are all in. Not done inside
+// teardown() itself: its callers (plugin callbacks among them) still hold the Connection.
+void Worker::release_torn_down()
 {
-    --conn.inflight;
-    conn.fd = -1;
+    for (const auto& [index, generation] : torn_down_this_turn_) {
+        if (index < connections_.size() && connections_[index] && connections_[index]->generation == generation)
+            maybe_release(*connections_[index]);
+    }
+    torn_down_this_turn_.clear();
 }
 
-// The slot is reused only when no completion for it can still arrive. Called only by dispatch() after a
-// completion: teardown always leaves a close SQE owed, so nothing else can make a connection releasable.
+// The slot is reused only when no completion for it can still arrive: after teardown, and once every
+// operation in flight has completed (called by dispatch() after each completion, and by
+// release_torn_down()).
 void Worker::maybe_release(Connection& conn)
 {
     if (!conn.torn_down || conn.inflight != 0) return;
