@@ -6,7 +6,8 @@
 //   UDP:                   every datagram gets one datagram back with the same text.
 //
 // Config keys (format, timezone, protocol) and their defaults: README.md. The instance is read-only after
-// create(), so callbacks on any number of workers share it without locks; nothing here touches TZ/tzset.
+// create(), apart from one formatting cache per worker, so callbacks on any number of workers share it without
+// locks; nothing here touches TZ/tzset.
 #include "tod_config.hpp"
 
 #include <memory>
@@ -14,6 +15,7 @@
 #include <ringd/plugin.hpp>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -37,7 +39,10 @@ bool may_reply_to(const sockaddr* peer, socklen_t peer_len)
 
 class TimeOfDay final : public ringd::Handler {
 public:
-    TimeOfDay(const ringd::InstanceArgs& args, Config config) : Handler(args), config_(std::move(config)) {}
+    TimeOfDay(const ringd::InstanceArgs& args, Config config)
+        : Handler(args), config_(std::move(config)), caches_(args.worker_count)
+    {
+    }
 
     static std::unique_ptr<TimeOfDay> create(const ringd::InstanceArgs& args)
     {
@@ -53,7 +58,7 @@ public:
     bool on_open(ringd::Connection conn) override
     {
         // send() can only fail if the connection is already going away; the close below is right either way.
-        (void)conn.send(config_.reply(ringd::tod::now()));
+        (void)conn.send(config_.reply(ringd::tod::now(), cache()));
         conn.close(); // RINGD_CLOSE_AFTER_FLUSH: the line goes out first, then FIN
         return true;
     }
@@ -62,11 +67,15 @@ public:
     {
         if (!may_reply_to(dgram.peer(), dgram.peer_len())) return;
         // -ENOBUFS (worker's send queue full) is counted by the host; a time client simply asks again.
-        (void)dgram.reply(config_.reply(ringd::tod::now()));
+        (void)dgram.reply(config_.reply(ringd::tod::now(), cache()));
     }
 
 private:
+    // This worker's text of the current second (see TimeFormat::SecondCache).
+    ringd::tod::TimeFormat::SecondCache& cache() { return caches_[host()->worker_index()]; }
+
     Config config_;
+    std::vector<ringd::tod::TimeFormat::SecondCache> caches_; // one per worker: indexed, never shared
 };
 
 } // namespace

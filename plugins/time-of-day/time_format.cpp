@@ -90,29 +90,49 @@ TimeFormat::TimeFormat(std::string_view format) : source_(format)
     flush();
 }
 
+namespace {
+
+void write_microseconds(char* six_digits, uint32_t microseconds)
+{
+    uint32_t us = microseconds % 1'000'000;
+    for (int i = 5; i >= 0; --i, us /= 10)
+        six_digits[i] = static_cast<char>('0' + us % 10);
+}
+
+} // namespace
+
 std::string TimeFormat::format(Instant t, const TimeZone& zone) const
 {
-    const std::tm tm = zone.local_time(t.seconds);
-    std::string out;
-    out.reserve(64);
-    for (const Piece& piece : pieces_) {
-        switch (piece.kind) {
-        case Kind::strftime:
-            append_strftime(out, piece.text, tm);
-            break;
-        case Kind::microseconds: {
-            char digits[6];
-            uint32_t us = t.microseconds % 1'000'000;
-            for (int i = 5; i >= 0; --i, us /= 10)
-                digits[i] = static_cast<char>('0' + us % 10);
-            out.append(digits, 6);
-            break;
+    SecondCache cache;
+    return format(t, zone, cache);
+}
+
+std::string TimeFormat::format(Instant t, const TimeZone& zone, SecondCache& cache) const
+{
+    if (!cache.valid_ || cache.second_ != t.seconds) {
+        const std::tm tm = zone.local_time(t.seconds);
+        cache.text_.clear();
+        cache.microsecond_offsets_.clear();
+        for (const Piece& piece : pieces_) {
+            switch (piece.kind) {
+            case Kind::strftime:
+                append_strftime(cache.text_, piece.text, tm);
+                break;
+            case Kind::microseconds:
+                cache.microsecond_offsets_.push_back(cache.text_.size());
+                cache.text_.append(6, '0');
+                break;
+            case Kind::epoch_seconds:
+                cache.text_ += std::to_string(t.seconds);
+                break;
+            }
         }
-        case Kind::epoch_seconds:
-            out += std::to_string(t.seconds);
-            break;
-        }
+        cache.second_ = t.seconds;
+        cache.valid_ = true;
     }
+    std::string out = cache.text_;
+    for (const std::size_t offset : cache.microsecond_offsets_)
+        write_microseconds(out.data() + offset, t.microseconds);
     return out;
 }
 

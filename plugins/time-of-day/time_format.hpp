@@ -34,6 +34,18 @@ public:
     explicit TimeFormat(std::string_view format);
 
     [[nodiscard]] std::string format(Instant t, const TimeZone& zone) const;
+
+    // The text of one second with its %f digits left to fill in: every reply within that second is then a
+    // copy and six digits instead of a time-zone conversion and strftime. Not thread-safe: one per worker.
+    class SecondCache {
+        friend class TimeFormat;
+        bool valid_ = false;
+        int64_t second_ = 0;
+        std::string text_;
+        std::vector<std::size_t> microsecond_offsets_;
+    };
+    // Same result as format(t, zone).
+    [[nodiscard]] std::string format(Instant t, const TimeZone& zone, SecondCache& cache) const;
     [[nodiscard]] const std::string& source() const { return source_; }
 
 private:

@@ -31,11 +31,17 @@ TimeZone parse_zone(const std::string& name, const std::filesystem::path& zonein
 
 std::string Config::reply(Instant t) const
 {
+    TimeFormat::SecondCache cache;
+    return reply(t, cache);
+}
+
+std::string Config::reply(Instant t, TimeFormat::SecondCache& cache) const
+{
     if (protocol == Protocol::rfc868) {
         const auto bytes = rfc868_bytes(t.seconds);
         return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
     }
-    return format.format(t, zone);
+    return format.format(t, zone, cache);
 }
 
 Config parse_config(std::string_view yaml, const std::filesystem::path& zoneinfo_dir)

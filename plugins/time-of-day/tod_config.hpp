@@ -21,6 +21,8 @@ struct Config {
 
     // What to send for instant `t`: the formatted text, or RFC 868's four bytes.
     [[nodiscard]] std::string reply(Instant t) const;
+    // The same, reusing `cache` (one per worker) for the text of the current second.
+    [[nodiscard]] std::string reply(Instant t, TimeFormat::SecondCache& cache) const;
 };
 
 // Parses the listener's `config:` YAML. Throws ringd::ConfigError with the dotted key at fault and what was

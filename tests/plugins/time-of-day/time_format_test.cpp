@@ -36,6 +36,28 @@ TEST_CASE("zone-dependent conversions come from the configured zone, not TZ", "[
     CHECK(TimeFormat("%s").format({-1, 0}, ny) == "-1");
 }
 
+TEST_CASE("a SecondCache gives the uncached text, across seconds and for every %f", "[format][cache]")
+{
+    const TimeZone ny = TimeZone::named("America/New_York", zoneinfo);
+    for (const char* format : {"Current time is %Y-%m-%d %H:%M:%S.%f\n", "%f|%s|%f %Z", "%H:%M:%S", "%%f%f"}) {
+        const TimeFormat f(format);
+        TimeFormat::SecondCache cache;
+        // Same second twice (the cache is used), the next second, a jump back, then across a DST change.
+        const Instant instants[] = {{example, 1},         {example, 999999},   {example + 1, 500000},
+                                    {example - 86400, 7}, {1'793'512'799, 12}, {1'793'512'800, 34},
+                                    {example, 123456},    {example, 123456}};
+        for (const Instant& t : instants) {
+            INFO(format << " at " << t.seconds << "." << t.microseconds);
+            CHECK(f.format(t, ny, cache) == f.format(t, ny));
+        }
+    }
+    const TimeFormat f("%S.%f");
+    TimeFormat::SecondCache cache;
+    CHECK(f.format({example, 1}, TimeZone::utc(), cache) == "15.000001");
+    CHECK(f.format({example, 2}, TimeZone::utc(), cache) == "15.000002");
+    CHECK(f.format({example + 1, 3}, TimeZone::utc(), cache) == "16.000003");
+}
+
 TEST_CASE("strftime details pass through", "[format]")
 {
     const TimeZone utc = TimeZone::utc();
