@@ -21,14 +21,9 @@ bool DatagramSender::send(Ring& ring, int fd, const void* data, std::size_t len,
     Slot& s = *slots_[index];
     s.payload.assign(static_cast<const std::byte*>(data), static_cast<const std::byte*>(data) + len);
     std::memcpy(&s.to, to, to_len);
-    s.iov = {s.payload.data(), len};
-    s.msg = {};
-    s.msg.msg_name = &s.to;
-    s.msg.msg_namelen = to_len;
-    s.msg.msg_iov = &s.iov;
-    s.msg.msg_iovlen = 1;
     io_uring_sqe* sqe = ring.sqe();
-    io_uring_prep_sendmsg(sqe, fd, &s.msg, 0);
+    io_uring_prep_send(sqe, fd, s.payload.data(), len, 0);
+    io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&s.to), static_cast<uint16_t>(to_len));
     io_uring_sqe_set_data64(sqe, make_user_data(Op::sendmsg, index));
     ++in_flight_;
     bytes_ += len;
@@ -38,7 +33,7 @@ bool DatagramSender::send(Ring& ring, int fd, const void* data, std::size_t len,
 void DatagramSender::on_complete(uint32_t index)
 {
     Slot& s = *slots_[index];
-    bytes_ -= s.iov.iov_len;
+    bytes_ -= s.payload.size();
     --in_flight_;
     // A slot that once carried a jumbo datagram should not pin 64 KiB forever.
     if (s.payload.capacity() > 4096) std::vector<std::byte>().swap(s.payload);

@@ -1,6 +1,6 @@
 // DatagramSender: a worker's in-flight datagram replies. Each reply is copied into a send slot and queued as
-// a sendmsg SQE; all SQEs of one loop iteration go to the kernel in one submit, which is the batching that
-// makes UDP echo cheaper than a recvfrom/sendto loop.
+// a sendto-style SQE (IORING_OP_SEND with a destination address, which spares the kernel copying and
+// importing a msghdr per datagram); all SQEs of one loop iteration go to the kernel in one submit.
 //
 // Bounded: at most max_in_flight sends and max_bytes of payload. Past either cap a reply is dropped (UDP may
 // drop) and counted; the caller reports -ENOBUFS to the plugin.
@@ -29,8 +29,6 @@ public:
 
 private:
     struct Slot {
-        msghdr msg{};
-        iovec iov{};
         sockaddr_storage to{};
         std::vector<std::byte> payload;
     };
