@@ -9,10 +9,9 @@
  *
  * usage: lean-udp-echo PORT        (binds 127.0.0.1:PORT, runs until killed)
  */
-#include <liburing.h>
-
 #include <arpa/inet.h>
 #include <errno.h>
+#include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
