@@ -95,6 +95,9 @@ void Worker::run()
         check_idle_and_deadlines();
         release_torn_down();
     }
+    // Closes queued in the last turn post no completion, so the loop did not wait for them: hand them to the
+    // kernel before the ring goes away.
+    io_uring_submit(ring_.raw());
     children_.kill_all();
 }
 
