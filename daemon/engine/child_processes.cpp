@@ -1,4 +1,4 @@
-// Spawned commands: posix_spawn (or fork for run_as), pipes and pidfd through the ring, timeouts by group.
+// Spawned commands: started by the ChildLauncher thread, then pipes and pidfd through the ring, timeouts by group.
 #include "engine/child_processes.hpp"
 
 #include "engine/user_data.hpp"
@@ -6,13 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <spdlog/spdlog.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,11 +18,6 @@ namespace {
 constexpr std::size_t read_chunk = 16 * 1024;
 constexpr auto kill_grace = std::chrono::seconds(1);
 const char* const default_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", nullptr};
-
-int pidfd_open(pid_t pid)
-{
-    return int(::syscall(SYS_pidfd_open, pid, 0));
-}
 
 // argv[0] without a slash is looked up in the PATH of the child's environment, never in ringd's own.
 std::string resolve_program(const char* name, const char* const* envp)
@@ -46,54 +36,6 @@ std::string resolve_program(const char* name, const char* const* envp)
         start = end + 1;
     }
     return {};
-}
-
-// fork path, used only when the child must run as another user: posix_spawn cannot change credentials.
-// Between fork and exec only async-signal-safe calls are made.
-pid_t fork_as(const std::string& program, char* const* argv, char* const* envp, const char* cwd, int out_fd, int err_fd,
-              int64_t uid, int64_t gid)
-{
-    const pid_t pid = ::fork();
-    if (pid != 0) return pid;
-    ::setpgid(0, 0);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(126);
-    if (gid >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(gid)) != 0)) ::_exit(126);
-    if (uid >= 0 && ::setuid(uid_t(uid)) != 0) ::_exit(126);
-    if (::chdir(cwd) != 0) ::_exit(126);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(program.c_str(), argv, envp);
-    ::_exit(127);
-}
-
-pid_t spawn_plain(const std::string& program, char* const* argv, char* const* envp, const char* cwd, int out_fd,
-                  int err_fd, int& err)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-    posix_spawn_file_actions_addchdir_np(&fa, cwd);
-    // Own process group, so a timeout can signal the command and everything it started; and an empty signal
-    // mask, since ringd's threads block the signals it reads through signalfd.
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigset_t all;
-    sigfillset(&all);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    err = posix_spawn(&pid, program.c_str(), &fa, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return err == 0 ? pid : -1;
 }
 
 } // namespace
@@ -141,37 +83,20 @@ int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const r
 {
     if (request.argv == nullptr || request.argv[0] == nullptr) return -EINVAL;
     const char* const* envp = request.envp != nullptr ? request.envp : default_env;
-    const std::string program = resolve_program(request.argv[0], envp);
+    // The common refusals (no such program, not executable) stay synchronous: a few stat-like calls.
+    std::string program = resolve_program(request.argv[0], envp);
     if (program.empty()) return -ENOENT;
     if (::access(program.c_str(), X_OK) != 0) return -errno;
 
-    int out_pipe[2];
-    int err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return -errno;
-    UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
-    if (::pipe2(err_pipe, O_CLOEXEC) != 0) return -errno;
-    UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
-
-    auto argv = const_cast<char* const*>(request.argv);
-    auto env = const_cast<char* const*>(envp);
-    const char* cwd = request.cwd != nullptr ? request.cwd : "/";
-    int err = 0;
-    pid_t pid;
-    if (request.run_as_uid >= 0 || request.run_as_gid >= 0) {
-        pid = fork_as(program, argv, env, cwd, out_w.get(), err_w.get(), request.run_as_uid, request.run_as_gid);
-        if (pid < 0) err = errno;
-    } else {
-        pid = spawn_plain(program, argv, env, cwd, out_w.get(), err_w.get(), err);
-    }
-    if (pid < 0) return -err;
-    UniqueFd pidfd(pidfd_open(pid));
-    if (!pidfd) {
-        // Without a pidfd we cannot watch it through the ring; don't leave it running unobserved.
-        const int e = errno;
-        ::kill(-pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        return -e;
-    }
+    ChildLauncher::Job job;
+    job.program = std::move(program);
+    for (const char* const* a = request.argv; *a != nullptr; ++a)
+        job.argv.emplace_back(*a);
+    for (const char* const* e = envp; *e != nullptr; ++e)
+        job.envp.emplace_back(*e);
+    job.cwd = request.cwd != nullptr ? request.cwd : "/";
+    job.run_as_uid = request.run_as_uid;
+    job.run_as_gid = request.run_as_gid;
 
     uint32_t index;
     if (!free_.empty()) {
@@ -187,10 +112,6 @@ int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const r
     c.index = index;
     c.generation = generation;
     c.in_use = true;
-    c.pid = pid;
-    c.pidfd = std::move(pidfd);
-    c.out_fd = std::move(out_r);
-    c.err_fd = std::move(err_r);
     c.conn_index = conn_index;
     c.conn_generation = conn_generation;
     c.done = done;
@@ -200,13 +121,46 @@ int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const r
     if (request.timeout_ms > 0) c.term_at = now + std::chrono::milliseconds(request.timeout_ms);
     ++running_;
 
+    job.slot = index;
+    job.generation = generation;
+    if (!launcher_) {
+        launcher_ = std::make_unique<ChildLauncher>([this](std::shared_ptr<ChildLauncher::Launch> launch) {
+            worker_.post([this, launch](Worker&) { on_launched(*launch, Clock::now()); });
+        });
+    }
+    launcher_->submit(std::move(job));
+    return 0;
+}
+
+void ChildProcesses::on_launched(ChildLauncher::Launch& launch, Clock::time_point now)
+{
+    Child& c = *children_[launch.slot];
+    if (!c.in_use || c.generation != launch.generation) return; // cannot happen: the slot waits for its launch
+    if (launch.error != 0) {
+        if (!c.orphaned && c.done != nullptr) {
+            ringd_spawn_result r{};
+            r.struct_size = sizeof r;
+            r.spawn_error = launch.error;
+            r.exit_code = -1;
+            r.duration_us = uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count());
+            worker_.deliver_spawn_result(c.conn_index, c.conn_generation, c.done, c.ctx, r);
+        }
+        release(c.index);
+        return;
+    }
+    c.pid = std::exchange(launch.pid, -1);
+    c.pidfd = std::move(launch.pidfd);
+    c.out_fd = std::move(launch.stdout_read);
+    c.err_fd = std::move(launch.stderr_read);
+    // Its connection closed, or the worker gave up on its children, while it was being started.
+    if (c.orphaned) ::kill(-c.pid, SIGKILL);
+
     io_uring_sqe* sqe = worker_.ring().sqe();
     io_uring_prep_poll_add(sqe, c.pidfd.get(), POLLIN);
-    io_uring_sqe_set_data64(sqe, make_user_data(Op::child_pidfd, index, c.generation));
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::child_pidfd, c.index, c.generation));
     ++c.pending_ops;
     arm_read(c, false);
     arm_read(c, true);
-    return 0;
 }
 
 void ChildProcesses::arm_read(Child& c, bool is_stderr)
@@ -305,7 +259,7 @@ void ChildProcesses::forget_connection(uint32_t conn_index, uint32_t conn_genera
         Child& c = *child;
         if (!c.in_use || c.orphaned || c.conn_index != conn_index || c.conn_generation != conn_generation) continue;
         c.orphaned = true;
-        ::kill(-c.pid, SIGKILL);
+        if (c.pid > 0) ::kill(-c.pid, SIGKILL); // else on_launched kills it
     }
 }
 
@@ -317,7 +271,8 @@ std::optional<Clock::time_point> ChildProcesses::run_deadlines(Clock::time_point
     };
     for (auto& child : children_) {
         Child& c = *child;
-        if (!c.in_use) continue;
+        // A child still being started has no process to signal yet; its launch wakes the worker anyway.
+        if (!c.in_use || c.pid <= 0) continue;
         if (c.term_at && *c.term_at <= now) {
             c.timed_out = true;
             c.term_at.reset();
@@ -354,7 +309,12 @@ void ChildProcesses::give_up_on_pipes(Child& c)
 void ChildProcesses::kill_all()
 {
     for (auto& child : children_) {
-        if (child->in_use) ::kill(-child->pid, SIGKILL);
+        if (!child->in_use) continue;
+        if (child->pid > 0) {
+            ::kill(-child->pid, SIGKILL);
+        } else {
+            child->orphaned = true; // on_launched kills it
+        }
     }
 }
 

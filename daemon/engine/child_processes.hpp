@@ -1,13 +1,15 @@
 // ChildProcesses: commands spawned for plugins (ringd_host.spawn), run without ever blocking the worker.
 //
-// Each child gets stdin from /dev/null, stdout and stderr pipes read through the ring, its own process
-// group, and a pidfd polled through the ring to observe its exit. A timeout sends SIGTERM to the whole group,
-// then SIGKILL a second later. The result goes back to the connection once the child has exited and both
-// pipes are at EOF (or the group was killed). If the connection closes first, the group is killed and the
-// child reaped; the plugin's callback is not called. When the command itself exits, whatever is left in its
-// process group is killed: no command leaves processes behind (only one that calls setsid() escapes).
+// spawn() checks the program and takes a child slot; the ChildLauncher thread starts the process and
+// on_launched() adopts it (or reports the errno as spawn_error). Each child gets stdin from /dev/null, stdout and
+// stderr pipes read through the ring, its own process group, and a pidfd polled through the ring to observe its exit. A
+// timeout sends SIGTERM to the whole group, then SIGKILL a second later. The result goes back to the connection once
+// the child has exited and both pipes are at EOF (or the group was killed). If the connection closes first, the group
+// is killed and the child reaped; the plugin's callback is not called. When the command itself exits, whatever is left
+// in its process group is killed: no command leaves processes behind (only one that calls setsid() escapes).
 #pragma once
 
+#include "engine/child_launcher.hpp"
 #include "engine/ring.hpp"
 #include "engine/timer_queue.hpp"
 #include "util/unique_fd.hpp"
@@ -33,6 +35,8 @@ public:
     // Returns 0 or a negative errno.
     int spawn(uint32_t conn_index, uint32_t conn_generation, const ringd_spawn_request& request,
               ringd_spawn_done_fn done, void* ctx, Clock::time_point now);
+    // A launch from the ChildLauncher, on the worker thread (through Worker::post).
+    void on_launched(ChildLauncher::Launch& launch, Clock::time_point now);
     void on_pidfd(uint32_t index, int res, Clock::time_point now);
     void on_output(uint32_t index, bool is_stderr, int res, Clock::time_point now);
     // Kills the groups of every child spawned for this connection; their results are discarded.
@@ -40,6 +44,8 @@ public:
     // Sends signals whose time has come; returns the next deadline, if any.
     std::optional<Clock::time_point> run_deadlines(Clock::time_point now);
     void kill_all();
+    // Joins the launcher thread; before the worker's command queue goes away, since the thread posts to it.
+    void stop_launcher() { launcher_.reset(); }
     [[nodiscard]] std::size_t running() const { return running_; }
 
 private:
@@ -53,6 +59,7 @@ private:
     std::vector<std::unique_ptr<Child>> children_;
     std::vector<uint32_t> free_;
     std::size_t running_ = 0;
+    std::unique_ptr<ChildLauncher> launcher_; // created by the first spawn()
 };
 
 } // namespace ringd::engine

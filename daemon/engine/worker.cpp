@@ -36,6 +36,7 @@ Worker::Worker(const WorkerOptions& options)
 
 Worker::~Worker()
 {
+    children_.stop_launcher();
     // Connections still here at destruction (a failed start) have no plugin callbacks owed; just free them.
     for (auto& conn : connections_) {
         if (conn) conn->out.clear(segment_pool_);
@@ -99,6 +100,7 @@ void Worker::run()
     // kernel before the ring goes away.
     io_uring_submit(ring_.raw());
     children_.kill_all();
+    children_.stop_launcher();
 }
 
 void Worker::dispatch(const io_uring_cqe& cqe)

@@ -206,7 +206,8 @@ typedef struct ringd_host {
     /* Run a command asynchronously on the connection's worker: no shell, stdin from /dev/null, its own
      * process group, stdout/stderr collected through the ring, exit observed through a pidfd.
      * done(ctx, conn, result) runs when it has finished. Returns 0 or a negative errno (then done is never
-     * called). */
+     * called): -EINVAL, or -ENOENT/-EACCES when argv[0] is not found or not executable. The process itself is
+     * started off the worker thread; if that fails (e.g. ENOEXEC), done runs with result->spawn_error set. */
     int (*spawn)(ringd_conn* conn, const ringd_spawn_request* request, ringd_spawn_done_fn done, void* ctx);
 
     /* Credentials of the peer process (SO_PEERCRED) on Unix-socket connections; -ENOTSUP-like errors

@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from ringd_harness import Ringd, connect, free_ports, listener, main, recv_exactly, tcp
+from ringd_harness import Ringd, connect, free_ports, listener, main, recv_exactly, scaled, tcp
 from rc_client import (framed_request, json_header_request, process_group_members, read_framed_reply,
                        frame, remote_cmd_listener, wait_until)
 
@@ -179,9 +179,15 @@ class Concurrency(unittest.TestCase):
         latencies.sort()
         p99 = latencies[int(len(latencies) * 0.99) - 1]
         print(f"echo-upper round trips: {len(latencies)}, median {statistics.median(latencies) * 1e3:.3f} ms, "
-              f"p99 {p99 * 1e3:.3f} ms")
+              f"p99 {p99 * 1e3:.3f} ms, worst {latencies[-1] * 1e3:.3f} ms")
         self.assertGreater(len(latencies), 100)
-        self.assertLess(p99, 0.005)
+        # The issue's bound is for the optimized build; ASan+UBSan makes every request several times dearer.
+        self.assertLess(p99, scaled(0.005, 0.020))
+        # A worker that started the 50 commands itself froze once for 16-36 ms (posix_spawn waits for each
+        # exec): one round trip, invisible in the p99. With the launcher thread the worst is 3-6 ms here. Under
+        # ASan the workers' own parsing of 50 requests takes up to ~45 ms, so there only a loop frozen until
+        # the commands end (a second) is caught.
+        self.assertLess(latencies[-1], scaled(0.012, 0.250))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@ framed), including refusals, not-found commands, stderr and exit codes, and seve
 connection answered in order."""
 
 import json
+import os
 import socket
 import struct
+import tempfile
 import unittest
 
 from ringd_harness import Ringd, connect, free_ports, main, recv_exactly, tcp
@@ -16,7 +18,14 @@ class WireFormats(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.jh, cls.sp, cls.fr = free_ports(3)
-        allow = SHIPPED_ALLOW + ["ringd-no-such-command", "sh"]
+        # Executable, found, but no program: only execve itself can refuse it (ENOEXEC), after the request was
+        # accepted and handed to the launcher thread.
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.not_a_program = os.path.join(cls.tmp.name, "not-a-program")
+        with open(cls.not_a_program, "wb") as f:
+            f.write(b"\x00\x01\x02 neither ELF nor #!\n")
+        os.chmod(cls.not_a_program, 0o755)
+        allow = SHIPPED_ALLOW + ["ringd-no-such-command", "sh", cls.not_a_program]
         cls.ringd = Ringd(listeners=[
             remote_cmd_listener("jh", tcp(cls.jh), protocol="json-header", allow=allow),
             remote_cmd_listener("sp", tcp(cls.sp), protocol="size-prefixed", allow=allow),
@@ -26,6 +35,7 @@ class WireFormats(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.ringd.cleanup()
+        cls.tmp.cleanup()
 
     # -- json-header ----------------------------------------------------------------------------------
     def test_json_header_exact_reply(self):
@@ -68,6 +78,15 @@ class WireFormats(unittest.TestCase):
             header, _, err = json_header_request(s, "ringd-no-such-command --x")
             self.assertEqual(header["exit_code"], 127)
             self.assertEqual(err, b"ringd: command not found: ringd-no-such-command\n")
+
+    def test_json_header_exec_failure(self):
+        with connect(self.jh) as s:
+            header, out, err = json_header_request(s, self.not_a_program)
+            self.assertEqual(out, b"")
+            self.assertEqual(err, f"ringd: cannot execute {self.not_a_program}: Exec format error\n".encode())
+            self.assertEqual(header["exit_code"], 126)
+            header, out, _ = json_header_request(s, "echo still here")
+            self.assertEqual(out, b"still here\n")
 
     def test_json_header_several_requests_in_order(self):
         with connect(self.jh) as s:
