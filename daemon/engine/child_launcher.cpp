@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
@@ -132,7 +133,10 @@ std::shared_ptr<ChildLauncher::Launch> launch_child(const ChildLauncher::Job& jo
     return launch;
 }
 
-ChildLauncher::ChildLauncher(Deliver deliver) : deliver_(std::move(deliver)), thread_([this] { run(); }) {}
+ChildLauncher::ChildLauncher(Deliver deliver, std::string thread_name)
+    : deliver_(std::move(deliver)), thread_name_(std::move(thread_name)), thread_([this] { run(); })
+{
+}
 
 ChildLauncher::~ChildLauncher()
 {
@@ -155,6 +159,7 @@ void ChildLauncher::submit(Job job)
 
 void ChildLauncher::run()
 {
+    pthread_setname_np(pthread_self(), thread_name_.c_str());
     std::unique_lock lock(mutex_);
     while (true) {
         wakeup_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });

@@ -58,7 +58,8 @@ public:
     // Called on the launcher thread with each finished job; must hand the Launch to the worker.
     using Deliver = std::function<void(std::shared_ptr<Launch>)>;
 
-    explicit ChildLauncher(Deliver deliver);
+    // `thread_name` shows in ps -L and /proc (at most 15 characters).
+    ChildLauncher(Deliver deliver, std::string thread_name);
     ~ChildLauncher(); // stops the thread; jobs not yet started are dropped
     ChildLauncher(const ChildLauncher&) = delete;
     ChildLauncher& operator=(const ChildLauncher&) = delete;
@@ -69,6 +70,7 @@ private:
     void run();
 
     Deliver deliver_;
+    std::string thread_name_;
     std::mutex mutex_;
     std::condition_variable wakeup_;
     std::deque<Job> jobs_;

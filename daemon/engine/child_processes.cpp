@@ -124,9 +124,10 @@ int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const r
     job.slot = index;
     job.generation = generation;
     if (!launcher_) {
-        launcher_ = std::make_unique<ChildLauncher>([this](std::shared_ptr<ChildLauncher::Launch> launch) {
+        auto deliver = [this](std::shared_ptr<ChildLauncher::Launch> launch) {
             worker_.post([this, launch](Worker&) { on_launched(*launch, Clock::now()); });
-        });
+        };
+        launcher_ = std::make_unique<ChildLauncher>(deliver, "ringd-spawn" + std::to_string(worker_.index()));
     }
     launcher_->submit(std::move(job));
     return 0;

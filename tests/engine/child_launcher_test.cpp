@@ -6,7 +6,10 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <set>
 #include <signal.h>
 #include <string>
 #include <sys/wait.h>
@@ -35,6 +38,18 @@ std::string read_all(int fd)
     while ((n = ::read(fd, buf, sizeof buf)) > 0)
         out.append(buf, std::size_t(n));
     return out;
+}
+
+std::multiset<std::string> thread_names()
+{
+    std::multiset<std::string> names;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        std::getline(comm, name);
+        names.insert(name);
+    }
+    return names;
 }
 
 } // namespace
@@ -93,11 +108,13 @@ TEST_CASE("the launcher thread delivers every job, in order, with its slot and g
     std::condition_variable done;
     std::vector<std::shared_ptr<ChildLauncher::Launch>> delivered;
     {
-        ChildLauncher launcher([&](std::shared_ptr<ChildLauncher::Launch> launch) {
-            std::lock_guard lock(mutex);
-            delivered.push_back(std::move(launch));
-            done.notify_one();
-        });
+        ChildLauncher launcher(
+            [&](std::shared_ptr<ChildLauncher::Launch> launch) {
+                std::lock_guard lock(mutex);
+                delivered.push_back(std::move(launch));
+                done.notify_one();
+            },
+            "test-launcher");
         for (uint32_t i = 0; i < 5; ++i) {
             auto job = job_for("/bin/true", {"true"});
             job.slot = i;
@@ -106,6 +123,7 @@ TEST_CASE("the launcher thread delivers every job, in order, with its slot and g
         }
         std::unique_lock lock(mutex);
         REQUIRE(done.wait_for(lock, std::chrono::seconds(10), [&] { return delivered.size() == 5; }));
+        CHECK(thread_names().count("test-launcher") == 1); // operators can tell it apart in ps -L
     }
     for (uint32_t i = 0; i < 5; ++i) {
         CHECK(delivered[i]->slot == i);
