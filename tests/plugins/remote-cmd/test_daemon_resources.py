@@ -57,7 +57,8 @@ class DaemonResources(unittest.TestCase):
                 t.join(timeout=120)
             self.assertEqual(failures, [])
             threads_after = thread_count(d.pid)
-            # main thread + 2 workers, plus whatever the kernel adds transiently; never one per command.
+            # One launcher per worker (ringd-spawnN, started by its first command), plus up to two the kernel
+            # adds transiently; never one per command.
             self.assertLessEqual(threads_after, threads_before + 4,
                                  f"{threads_after} threads after {COMMANDS} commands (started with {threads_before})")
             self.assertLessEqual(d.open_fds(), fds_before + 2)
