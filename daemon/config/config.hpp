@@ -36,6 +36,7 @@ struct ListenerConfig {
     std::vector<Cidr> allow;           // empty = everyone (subject to deny)
     std::vector<Cidr> deny;
     Limits limits;                  // defaults merged with the listener's own `limits:`
+    uint32_t unix_mode = 0666;      // permission bits of a unix:///path socket file (`mode:`)
     std::string plugin_config_yaml; // the `config:` mapping re-emitted as YAML; "{}" when absent
     Location where;                 // the listener's entry
     Location plugin_where;          // its `plugin:` value (for plugin load errors)

@@ -10,8 +10,8 @@
 namespace ringd::config::detail {
 namespace {
 
-constexpr std::array<std::string_view, 7> listener_keys{"name", "listen", "plugin", "allow",
-                                                        "deny", "limits", "config"};
+constexpr std::array<std::string_view, 8> listener_keys{"name", "listen", "plugin", "allow",
+                                                        "deny", "mode",   "limits", "config"};
 constexpr std::array<std::string_view, 3> required_listener_keys{"name", "listen", "plugin"};
 constexpr std::array<std::string_view, 3> limits_keys{"max_connections", "idle_timeout", "max_output_buffer"};
 
@@ -158,6 +158,14 @@ void read_fields(Reporter& reporter, const Fields& fields, const ListenerContext
                                                    "' cannot be used on a unix socket listener; restrict "
                                                    "access with the socket file's permissions instead");
         (f->key == "allow" ? listener.allow : listener.deny) = read_cidrs(reporter, *f);
+    }
+    if (const Field* f = fields.find("mode"); f != nullptr) {
+        // Only a socket file has permission bits: an abstract name or a port has none to set.
+        if (draft.listen_where && (!listener.endpoint.is_unix() || listener.endpoint.is_abstract_unix()))
+            reporter.error(f->key_node.Mark(), "'mode' applies only to unix:///path listeners (" +
+                                                   listener.endpoint.text + " has no socket file)");
+        if (auto mode = read_parsed(reporter, *f, "permission bits like 0660", parse_file_mode))
+            listener.unix_mode = *mode;
     }
     if (const Field* f = fields.find("limits"); f != nullptr)
         read_limits(reporter, *f, "listener limits", listener.limits);

@@ -1,9 +1,10 @@
-// Durations and byte sizes as written in ringd.yaml ("60s", "1MiB"). Deliberately strict: no spaces, no signs,
-// no fractions and case-sensitive units, so that "1mb" or "1.5s" is an error rather than a guess.
+// Durations, byte sizes and file modes as written in ringd.yaml ("60s", "1MiB", "0660"). Deliberately strict: no
+// spaces, no signs, no fractions and case-sensitive units, so that "1mb" or "1.5s" is an error rather than a guess.
 #include "config/units.hpp"
 
 #include "config/endpoint.hpp" // ParseError
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <limits>
@@ -94,6 +95,19 @@ uint64_t parse_size(std::string_view text)
         return *bytes;
     }
     throw ParseError(invalid);
+}
+
+uint32_t parse_file_mode(std::string_view text)
+{
+    std::string_view digits = text;
+    if (digits.size() == 4 && digits.front() == '0') digits.remove_prefix(1);
+    const bool octal =
+        digits.size() == 3 && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; });
+    if (!octal) throw ParseError("expected permission bits in octal like 0660 or 600, got " + quoted(text));
+    uint32_t mode = 0;
+    for (const char c : digits)
+        mode = mode * 8 + uint32_t(c - '0');
+    return mode;
 }
 
 } // namespace ringd::config

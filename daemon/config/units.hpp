@@ -1,4 +1,5 @@
-// Durations ("60s", "500ms", "0") and byte sizes ("1MiB", "64KiB", "4096") as written in ringd.yaml.
+// Durations ("60s", "500ms", "0"), byte sizes ("1MiB", "64KiB", "4096") and file modes ("0660") as written in
+// ringd.yaml.
 #pragma once
 
 #include <chrono>
@@ -13,5 +14,9 @@ namespace ringd::config {
 // Accepted: a non-negative integer, optionally followed by B, KiB, MiB, GiB (powers of 1024) or
 // kB, MB, GB (powers of 1000). Overflow is an error. Throws ParseError otherwise.
 [[nodiscard]] uint64_t parse_size(std::string_view text);
+
+// Permission bits in octal, as chmod(1) takes them: three digits ("660") or four with a leading 0 ("0660").
+// Always octal, so an unquoted YAML 0660 means what it looks like. Throws ParseError otherwise.
+[[nodiscard]] uint32_t parse_file_mode(std::string_view text);
 
 } // namespace ringd::config

@@ -2,6 +2,7 @@
 #include "engine/listener.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <stdexcept>
@@ -104,6 +105,18 @@ std::shared_ptr<ListenerSockets> ListenerSockets::bind(const config::Endpoint& e
         fds.push_back(std::move(fd));
     }
     return std::shared_ptr<ListenerSockets>(new ListenerSockets(ep, std::move(fds), false));
+}
+
+void ListenerSockets::apply_unix_mode(uint32_t mode) const
+{
+    if (!owns_unix_path_) return;
+    const std::string path = endpoint_.unix_path();
+    if (::chmod(path.c_str(), mode_t(mode)) != 0) {
+        const int error = errno;
+        char octal[8];
+        std::snprintf(octal, sizeof octal, "%04o", mode & 07777);
+        throw std::runtime_error(std::string("cannot set mode ") + octal + " on " + path + ": " + std::strerror(error));
+    }
 }
 
 std::shared_ptr<ListenerSockets> ListenerSockets::adopt(const config::Endpoint& ep, UniqueFd fd)

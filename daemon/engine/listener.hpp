@@ -38,6 +38,10 @@ public:
     // Stops listening at once (queued connections are refused): for a listener removed from the config while
     // its last connections drain. Never for sockets a successor listener shares.
     void stop_listening();
+    // Sets the permission bits of the socket file ringd created (`mode:`; by chmod, since umask only narrows
+    // them). No-op for sockets without a file of ours: ports, abstract names, sockets systemd passed in (their
+    // mode is the .socket unit's SocketMode=). Throws std::runtime_error naming the path and the cause.
+    void apply_unix_mode(uint32_t mode) const;
 
     // Open connections at this address, across workers and across the listener generations that share it,
     // so a reload cannot reset the count that max_connections is checked against.

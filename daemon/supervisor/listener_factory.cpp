@@ -72,7 +72,9 @@ std::shared_ptr<engine::ListenerSockets> ListenerFactory::open_sockets(const con
             }
             return engine::ListenerSockets::adopt(l.endpoint, std::move(*fd));
         }
-        return engine::ListenerSockets::bind(l.endpoint, workers_);
+        auto sockets = engine::ListenerSockets::bind(l.endpoint, workers_);
+        sockets->apply_unix_mode(l.unix_mode);
+        return sockets;
     } catch (const std::runtime_error& e) {
         throw config::ConfigErrors({config::Diagnostic{l.where, l.name, e.what()}});
     }
@@ -83,7 +85,7 @@ bool same_service(const config::ListenerConfig& a, const config::ListenerConfig&
     return a.name == b.name && a.endpoint.same_address(b.endpoint) && a.plugin_path == b.plugin_path &&
            a.plugin_config_yaml == b.plugin_config_yaml && same_cidrs(a.allow, b.allow) && same_cidrs(a.deny, b.deny) &&
            a.limits.max_connections == b.limits.max_connections && a.limits.idle_timeout == b.limits.idle_timeout &&
-           a.limits.max_output_buffer == b.limits.max_output_buffer;
+           a.limits.max_output_buffer == b.limits.max_output_buffer && a.unix_mode == b.unix_mode;
 }
 
 } // namespace ringd::supervisor

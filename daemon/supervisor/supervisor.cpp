@@ -226,6 +226,15 @@ void Supervisor::apply(config::Config next)
         spdlog::info("reload: serving {} ({})", l->name(), l->config().endpoint.text);
     }
     for (const auto& [old, fresh] : to_replace) {
+        if (fresh->config().unix_mode != old->config().unix_mode) {
+            // Same socket file, new `mode:`. After the checks above, so a failure here cannot undo the
+            // reload; the old bits then stay, and say so.
+            try {
+                fresh->sockets()->apply_unix_mode(fresh->config().unix_mode);
+            } catch (const std::runtime_error& e) {
+                spdlog::error("reload: {}: {}", fresh->name(), e.what());
+            }
+        }
         engine_->replace_listener(old, fresh);
         spdlog::info("reload: {} ({}) takes new settings for new connections", fresh->name(),
                      fresh->config().endpoint.text);

@@ -112,6 +112,13 @@ std::vector<BadConfig> bad_configs()
         {a + "    allow: []\n", "5:12", "a", "an empty 'allow' list would admit everyone"},
         {"listeners:\n  - name: u\n    listen: unix:///run/u.sock\n    plugin: echo\n    deny: [10.0.0.0/8]\n", "5:5",
          "u", "'deny' cannot be used on a unix socket listener"},
+        {a + "    mode: 0660\n", "5:5", "a", "'mode' applies only to unix:///path listeners (tcp://127.0.0.1:8080 has"},
+        {"listeners:\n  - name: u\n    listen: unix:@u\n    plugin: echo\n    mode: \"0600\"\n", "5:5", "u",
+         "'mode' applies only to unix:///path listeners"},
+        {"listeners:\n  - name: u\n    listen: unix:///run/u.sock\n    plugin: echo\n    mode: 666\n    mode: 0o600\n",
+         "6:5", "u", "duplicate key 'mode'"},
+        {"listeners:\n  - name: u\n    listen: unix:///run/u.sock\n    plugin: echo\n    mode: 0o600\n", "5:11", "u",
+         "expected permission bits in octal like 0660 or 600, got \"0o600\""},
         // Across listeners
         {a + listener_b("tcp://127.0.0.1:8081", "a"), "5:11", "a",
          "duplicate listener name 'a' (first defined at test.yaml:2:11)"},

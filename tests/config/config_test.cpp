@@ -151,6 +151,20 @@ TEST_CASE("an absolute plugin path is used as is", "[config]")
     CHECK(config.listeners[0].endpoint.is_abstract_unix());
 }
 
+TEST_CASE("a unix socket file's mode is 0666 unless the listener sets one", "[config]")
+{
+    const TempDir dir;
+    const auto plugins = dir.plugins("plugins", {"echo"});
+    const Config config = parse_config("listeners:\n"
+                                       "  - { name: a, listen: \"unix:///run/a.sock\", plugin: echo }\n"
+                                       "  - { name: b, listen: \"unix:///run/b.sock\", plugin: echo, mode: 0600 }\n"
+                                       "  - { name: c, listen: \"unix:///run/c.sock\", plugin: echo, mode: \"660\" }\n",
+                                       "r.yaml", dir.path(), with_plugin_dir(plugins));
+    CHECK(config.listeners[0].unix_mode == 0666);
+    CHECK(config.listeners[1].unix_mode == 0600);
+    CHECK(config.listeners[2].unix_mode == 0660);
+}
+
 TEST_CASE("check_plugin_files = false accepts plugins that are not built yet", "[config]")
 {
     LoadOptions options;

@@ -104,8 +104,29 @@ TEST_CASE("parse_size rejects everything else", "[config][units]")
     CHECK_THROWS_WITH(parse_size(c.text), Catch::Contains(c.message));
 }
 
+TEST_CASE("parse_file_mode reads three octal digits, or four with a leading 0", "[config][units]")
+{
+    CHECK(parse_file_mode("660") == 0660);
+    CHECK(parse_file_mode("0660") == 0660);
+    CHECK(parse_file_mode("600") == 0600);
+    CHECK(parse_file_mode("0777") == 0777);
+    CHECK(parse_file_mode("000") == 0);
+}
+
+TEST_CASE("parse_file_mode rejects everything else", "[config][units]")
+{
+    // Special bits (setuid, sticky) mean nothing on a socket; decimal (438 = 0666), prefixes, signs and
+    // symbolic modes are mistakes to report, not to guess at.
+    for (const char* text :
+         {"", "66", "06600", "1777", "4755", "0o660", "0x1b6", "680", "438", "-660", "+660", " 660", "rw-rw----"}) {
+        CAPTURE(text);
+        CHECK_THROWS_WITH(parse_file_mode(text), Catch::Contains("expected permission bits in octal like 0660"));
+    }
+}
+
 TEST_CASE("unit parse errors are ParseError", "[config][units]")
 {
     CHECK_THROWS_AS(parse_duration("soon"), ParseError);
     CHECK_THROWS_AS(parse_size("big"), ParseError);
+    CHECK_THROWS_AS(parse_file_mode("rw"), ParseError);
 }

@@ -6,6 +6,7 @@ import os
 import random
 import selectors
 import socket
+import stat
 import threading
 import time
 import unittest
@@ -261,6 +262,43 @@ class ListenerFamilies(unittest.TestCase):
                 self.assertEqual(echo_roundtrip(s, b"over a unix socket"), b"OVER A UNIX SOCKET")
             d.assert_exits_cleanly()
             self.assertFalse(os.path.exists(path), "ringd left its socket file behind after a clean stop")
+
+    def test_unix_socket_file_mode_is_set_whatever_the_umask_and_follows_a_reload(self):
+        d = Ringd(listeners=[])
+        shared, private = os.path.join(d.dir, "shared.sock"), os.path.join(d.dir, "private.sock")
+
+        def config(private_mode):
+            return config_yaml([listener("shared", "unix://" + shared, "echo-upper"),
+                                listener("private", "unix://" + private, "echo-upper", mode=private_mode)])
+
+        def mode_of(path):
+            return stat.S_IMODE(os.stat(path).st_mode)
+
+        d.write_config(config("0600"))
+        try:
+            old_umask = os.umask(0o077)  # inherited by ringd: without the chmod, both files would be 0700
+            try:
+                d.start()
+            finally:
+                os.umask(old_umask)
+            self.assertEqual(mode_of(shared), 0o666)
+            self.assertEqual(mode_of(private), 0o600)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as before:
+                before.settimeout(10)
+                before.connect(private)
+                self.assertEqual(echo_roundtrip(before, b"before"), b"BEFORE")
+                log = d.reload(config("640"))
+                self.assertNotIn("[error]", log)
+                self.assertEqual(mode_of(private), 0o640)
+                self.assertEqual(mode_of(shared), 0o666)
+                self.assertEqual(echo_roundtrip(before, b"kept"), b"KEPT")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as after:
+                after.settimeout(10)
+                after.connect(private)
+                self.assertEqual(echo_roundtrip(after, b"after"), b"AFTER")
+            d.assert_exits_cleanly()
+        finally:
+            d.cleanup()
 
     def test_unix_abstract_listener(self):
         name = f"ringd-test-{os.getpid()}-{random.randrange(1 << 30)}"

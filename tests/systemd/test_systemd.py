@@ -219,6 +219,11 @@ class RingdUnderSystemd(unittest.TestCase):
                   f"s.connect('{UNIX_SOCKET}'); s.sendall(b'as nobody\\n'); print(s.recv(64).decode(), end='')")
         r = C.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "python3", "-c", client])
         self.assertEqual(r.stdout, "AS NOBODY\n")
+        # ringd set the socket's bits itself (the default `mode:` 0666) under the unit's strict UMask=0077, which
+        # is what the commands it runs inherit.
+        self.assertEqual(C.run(["stat", "-c", "%a", UNIX_SOCKET]).stdout.strip(), "666")
+        status = C.run(["cat", f"/proc/{pid}/status"]).stdout
+        self.assertIn("Umask:\t0077", status)
         self.assertEqual(main_pid(), pid, "a reload must not restart ringd")
         self.assertEqual(C.show("ringd", "ActiveState")["ActiveState"], "active")
         self.assertIn("reload complete", journal_since(cursor))
