@@ -37,6 +37,7 @@ std::string describe(const config::ListenerConfig& l, const plugin_host::PluginI
         line += fmt::format(", max_connections {}, idle_timeout {}ms, max_output_buffer {}", lim.max_connections,
                             lim.idle_timeout.count(), lim.max_output_buffer);
     }
+    if (l.endpoint.is_unix() && !l.endpoint.is_abstract_unix()) line += fmt::format(", mode {:04o}", l.unix_mode);
     return line;
 }
 

@@ -283,6 +283,7 @@ class ListenerFamilies(unittest.TestCase):
                 os.umask(old_umask)
             self.assertEqual(mode_of(shared), 0o666)
             self.assertEqual(mode_of(private), 0o600)
+            self.assertIn(", mode 0600", d.log())  # the listening: line says which bits were set
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as before:
                 before.settimeout(10)
                 before.connect(private)
