@@ -153,7 +153,8 @@ class Concurrency(unittest.TestCase):
             for s in socks:
                 s.close()
 
-    def test_fifty_sleeps_do_not_delay_other_traffic(self):
+    def burst_of_sleeps(self, probe_seconds):
+        """Starts 50 `sleep 1` at once and times echo-upper round trips on the same daemon meanwhile."""
         socks = [connect(self.many) for _ in range(50)]
         latencies = []
         try:
@@ -162,7 +163,7 @@ class Concurrency(unittest.TestCase):
                 s.sendall(frame({"argv": ["sleep", "1"]}))
             with connect(self.echo) as e:
                 e.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                while time.monotonic() - start < 1.5:
+                while time.monotonic() - start < probe_seconds:
                     t0 = time.perf_counter()
                     e.sendall(b"ping")
                     self.assertEqual(recv_exactly(e, 4), b"PING")
@@ -172,23 +173,29 @@ class Concurrency(unittest.TestCase):
                 header, _, _ = read_framed_reply(s)
                 self.assertIs(header["ok"], True)
                 self.assertEqual(header["exit_code"], 0)
-            self.assertLess(time.monotonic() - start, 3.0)  # they ran concurrently
+            self.assertLess(time.monotonic() - start, 3.0)  # they ran concurrently (one after another: 50 s)
         finally:
             for s in socks:
                 s.close()
-        latencies.sort()
+        return latencies
+
+    def test_fifty_sleeps_do_not_delay_other_traffic(self):
+        bursts = [self.burst_of_sleeps(probe_seconds=1.5) for _ in range(3)]
+        latencies = sorted(sample for burst in bursts for sample in burst)
+        worst_per_burst = sorted(max(burst) for burst in bursts)
         p99 = latencies[int(len(latencies) * 0.99) - 1]
         print(f"echo-upper round trips: {len(latencies)}, median {statistics.median(latencies) * 1e3:.3f} ms, "
-              f"p99 {p99 * 1e3:.3f} ms, worst {latencies[-1] * 1e3:.3f} ms")
-        self.assertGreater(len(latencies), 100)
+              f"p99 {p99 * 1e3:.3f} ms, worst per burst {[round(w * 1e3, 3) for w in worst_per_burst]} ms")
+        self.assertGreater(len(latencies), 300)
         # The issue's bound is for the optimized build; ASan+UBSan makes every request several times dearer.
         self.assertLess(p99, scaled(0.005, 0.020))
-        # A worker that started the 50 commands itself froze once for 16-36 ms (posix_spawn waits for each
-        # exec): one round trip, invisible in the p99. With the launcher thread the worst is 3-6 ms here. Under
-        # ASan the workers' own parsing of 50 requests takes up to ~45 ms, so there only a loop frozen until
-        # the commands end (a second) is caught.
-        self.assertLess(latencies[-1], scaled(0.012, 0.250))
-
+        # A worker that started the commands itself froze once per burst for 16-36 ms (posix_spawn waits for
+        # each exec): one round trip, invisible in the p99, so the worst of each burst is checked too. With the
+        # launcher thread it is 1-7 ms here, even with both cores busy with other work. A single worst sample
+        # also catches a VM's stolen time (16 ms once in CI), so the bound holds for the median burst: a worker
+        # that blocks does so in every burst. Under ASan the workers' own parsing of 50 requests takes up to
+        # ~45 ms, so there only a loop frozen until the commands end is caught.
+        self.assertLess(worst_per_burst[1], scaled(0.012, 0.250))
 
 if __name__ == "__main__":
     main()
