@@ -119,4 +119,12 @@ Clock::time_point Engine::oldest_heartbeat() const
     return Clock::time_point(Clock::duration(oldest));
 }
 
+std::optional<std::string> Engine::failure() const
+{
+    for (const auto& w : workers_) {
+        if (auto why = w->failure()) return "worker " + std::to_string(w->index()) + ": " + *why;
+    }
+    return std::nullopt;
+}
+
 } // namespace ringd::engine

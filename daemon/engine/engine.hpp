@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -44,6 +46,8 @@ public:
     [[nodiscard]] uint64_t live_connections() const;
     // The oldest worker heartbeat: a loop that stops turning makes this fall behind.
     [[nodiscard]] Clock::time_point oldest_heartbeat() const;
+    // "worker N: why" for the first worker whose loop stopped on its own (see Worker::failure).
+    [[nodiscard]] std::optional<std::string> failure() const;
 
 private:
     std::vector<std::unique_ptr<Worker>> workers_;

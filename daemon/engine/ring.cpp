@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <sys/syscall.h>
+#include <thread>
 #include <unistd.h>
 
 namespace ringd::engine {
@@ -82,27 +83,43 @@ void Ring::enable()
 
 io_uring_sqe* Ring::sqe()
 {
+    // The SQ is full only when one turn of the loop prepares more requests than it holds. The kernel takes
+    // them all (SUBMIT_ALL) unless it cannot allocate requests; give that a second, then give up loudly
+    // instead of spinning.
+    constexpr int max_attempts = 1000;
+    constexpr auto pause = std::chrono::milliseconds(1);
     io_uring_sqe* s = io_uring_get_sqe(&ring_);
-    while (s == nullptr) {
-        io_uring_submit(&ring_);
+    for (int attempt = 1; s == nullptr; ++attempt) {
+        const int submitted = io_uring_submit(&ring_);
+        if (submitted < 0 && (!is_transient_ring_error(submitted) || attempt == max_attempts)) {
+            throw RingError(submitted, std::string("io_uring submission failed: ") + std::strerror(-submitted));
+        }
+        if (submitted < 0) std::this_thread::sleep_for(pause);
         s = io_uring_get_sqe(&ring_);
     }
     return s;
 }
 
-void Ring::submit_and_wait(std::optional<std::chrono::nanoseconds> timeout)
+int Ring::submit_and_wait(std::optional<std::chrono::nanoseconds> timeout)
 {
+    int result = 0;
     if (!timeout) {
-        io_uring_submit_and_wait(&ring_, 1);
-        return;
+        result = io_uring_submit_and_wait(&ring_, 1);
+    } else {
+        const auto ns = timeout->count() < 0 ? 0 : timeout->count();
+        __kernel_timespec ts{};
+        ts.tv_sec = ns / 1'000'000'000;
+        ts.tv_nsec = ns % 1'000'000'000;
+        io_uring_cqe* cqe = nullptr;
+        result = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
-    const auto ns = timeout->count() < 0 ? 0 : timeout->count();
-    __kernel_timespec ts{};
-    ts.tv_sec = ns / 1'000'000'000;
-    ts.tv_nsec = ns % 1'000'000'000;
-    io_uring_cqe* cqe = nullptr;
-    // -ETIME (timeout) and -EINTR are normal wake-ups; real errors surface through the CQEs themselves.
-    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    if (result >= 0 || result == -ETIME || result == -EINTR) return 0;
+    return result;
+}
+
+bool is_transient_ring_error(int err)
+{
+    return err == -EAGAIN || err == -ENOMEM || err == -EBUSY || err == -EINTR;
 }
 
 } // namespace ringd::engine

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <liburing.h>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace ringd::engine {
@@ -23,11 +24,14 @@ public:
     Ring(const Ring&) = delete;
     Ring& operator=(const Ring&) = delete;
 
-    // A free SQE; submits pending ones first if the SQ is full. Never returns null.
+    // A free SQE; submits pending ones first if the SQ is full. Never returns null: throws RingError when the
+    // kernel keeps refusing the submission (a broken ring, or memory pressure lasting about a second).
     [[nodiscard]] io_uring_sqe* sqe();
 
     // Submits pending SQEs and waits for at least one completion, or until `timeout` (if given) passes.
-    void submit_and_wait(std::optional<std::chrono::nanoseconds> timeout);
+    // Returns 0, or the negative errno of a failed io_uring_enter. A timeout or a signal is not a failure.
+    // Errors of single requests come in their CQEs, not here; see is_transient_ring_error().
+    [[nodiscard]] int submit_and_wait(std::optional<std::chrono::nanoseconds> timeout);
 
     // Calls f(cqe) for every completion ready now, then marks them seen.
     template <class F> unsigned drain(F&& f)
@@ -51,6 +55,21 @@ private:
     io_uring ring_{};
     std::string setup_description_;
 };
+
+// A submission the kernel refused for good (see Ring::sqe).
+class RingError : public std::runtime_error {
+public:
+    RingError(int err, const std::string& what) : std::runtime_error(what), err_(err) {}
+    [[nodiscard]] int error() const { return err_; } // negative errno
+private:
+    int err_;
+};
+
+// Whether a negative errno from submit_and_wait() may go away by itself: the kernel could not allocate a
+// request (EAGAIN, ENOMEM) or its completion queue is overflowing (EBUSY). Anything else (EBADF, EBADFD,
+// EEXIST from a thread that does not own the ring, EFAULT, EBADR = completions were lost) means the ring
+// cannot be trusted any more.
+[[nodiscard]] bool is_transient_ring_error(int err);
 
 // Why io_uring_queue_init failed, in words an operator can act on.
 [[nodiscard]] std::string describe_io_uring_error(int err);

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <sys/eventfd.h>
+#include <thread>
 
 namespace ringd::engine {
 
@@ -80,27 +81,72 @@ void Worker::run_commands()
 void Worker::run()
 {
     current_worker_index = options_.index;
-    ring_.enable();
-    now_ = Clock::now();
-    arm_wake();
-    run_commands();
-    while (!finished()) {
-        ring_.submit_and_wait(wait_budget());
+    try {
+        ring_.enable();
         now_ = Clock::now();
-        heartbeat_ns_.store(now_.time_since_epoch().count(), std::memory_order_relaxed);
-        ring_.drain([this](const io_uring_cqe& cqe) { dispatch(cqe); });
-        // Buffers recycled while handling this batch become visible to the kernel in one store.
-        stream_buffers_.publish();
-        if (datagram_buffers_) datagram_buffers_->publish();
-        run_due_timers();
-        check_idle_and_deadlines();
-        release_torn_down();
+        arm_wake();
+        run_commands();
+        while (!finished()) {
+            const int err = ring_.submit_and_wait(wait_budget());
+            if (err != 0 && !survive_ring_error(err)) break;
+            turn();
+        }
+        // Closes queued in the last turn post no completion, so the loop did not wait for them: hand them to
+        // the kernel before the ring goes away.
+        if (!failed_.load(std::memory_order_relaxed)) io_uring_submit(ring_.raw());
+    } catch (const std::exception& e) {
+        fail(e.what());
     }
-    // Closes queued in the last turn post no completion, so the loop did not wait for them: hand them to the
-    // kernel before the ring goes away.
-    io_uring_submit(ring_.raw());
     children_.kill_all();
     children_.stop_launcher();
+}
+
+void Worker::turn()
+{
+    now_ = Clock::now();
+    heartbeat_ns_.store(now_.time_since_epoch().count(), std::memory_order_relaxed);
+    ring_.drain([this](const io_uring_cqe& cqe) { dispatch(cqe); });
+    // Buffers recycled while handling this batch become visible to the kernel in one store.
+    stream_buffers_.publish();
+    if (datagram_buffers_) datagram_buffers_->publish();
+    run_due_timers();
+    check_idle_and_deadlines();
+    release_torn_down();
+}
+
+bool Worker::survive_ring_error(int err)
+{
+    if (!is_transient_ring_error(err)) {
+        fail(std::string("its io_uring failed: ") + std::strerror(-err));
+        return false;
+    }
+    // Memory pressure or an overflowing completion queue: the completions already there are handled this turn
+    // (which frees room), the submission is retried the next. A short pause keeps this from spinning a core;
+    // one warning a second says how often it happens.
+    ++ring_errors_unreported_;
+    const auto now = Clock::now();
+    if (now - last_ring_warning_ >= std::chrono::seconds(1)) {
+        spdlog::warn("worker {}: io_uring refused a submission ({}), {} time(s) since the last warning; retrying",
+                     options_.index, std::strerror(-err), ring_errors_unreported_);
+        last_ring_warning_ = now;
+        ring_errors_unreported_ = 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return true;
+}
+
+void Worker::fail(const std::string& why)
+{
+    spdlog::critical("worker {} stopped: {}; ringd stops too, its connections on this worker are lost", options_.index,
+                     why);
+    failure_ = why;
+    failed_.store(true, std::memory_order_release);
+}
+
+std::optional<std::string> Worker::failure() const
+{
+    if (!failed_.load(std::memory_order_acquire)) return std::nullopt;
+    return failure_;
 }
 
 void Worker::dispatch(const io_uring_cqe& cqe)

@@ -18,6 +18,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace ringd::engine {
@@ -66,6 +68,10 @@ public:
     [[nodiscard]] unsigned index() const { return options_.index; }
     [[nodiscard]] uint32_t live_connections() const { return live_connections_.load(std::memory_order_relaxed); }
     [[nodiscard]] int64_t heartbeat_ns() const { return heartbeat_ns_.load(std::memory_order_relaxed); }
+    // Why the loop stopped on its own, if it did: its ring failed, or an exception escaped it. The connections
+    // it served are gone with it, so the supervisor stops ringd with a failure exit status (systemd restarts
+    // it) instead of running on with a dead worker.
+    [[nodiscard]] std::optional<std::string> failure() const;
 
     // -- host services for plugins (worker thread, from inside a callback of `conn`) --
     int send(Connection& conn, const void* data, size_t len);
@@ -93,6 +99,9 @@ private:
     friend class WorkerTestAccess;
 
     // worker.cpp: loop, commands, timers
+    void turn();
+    [[nodiscard]] bool survive_ring_error(int err);
+    void fail(const std::string& why);
     void arm_wake();
     void run_commands();
     void dispatch(const io_uring_cqe& cqe);
@@ -160,6 +169,11 @@ private:
     Clock::time_point shutdown_deadline_{};
     std::atomic<uint32_t> live_connections_{0};
     std::atomic<int64_t> heartbeat_ns_{0};
+
+    Clock::time_point last_ring_warning_{};
+    uint64_t ring_errors_unreported_ = 0;
+    std::string failure_; // written once, before failed_ is set
+    std::atomic<bool> failed_{false};
 };
 
 } // namespace ringd::engine

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <sys/signalfd.h>
+#include <thread>
 
 namespace ringd::supervisor {
 
@@ -107,8 +108,16 @@ int Supervisor::run()
                           ? std::min<std::chrono::nanoseconds>(*notifier_.watchdog_interval() / 2, 1s)
                           : std::chrono::nanoseconds(1s);
     bool stopping = false;
+    int exit_status = 0;
     while (!stopping) {
-        ring.submit_and_wait(tick);
+        if (const int err = ring.submit_and_wait(tick); err != 0) {
+            if (!engine::is_transient_ring_error(err)) {
+                spdlog::critical("the main thread's io_uring failed ({}): stopping", std::strerror(-err));
+                exit_status = 1;
+                break;
+            }
+            std::this_thread::sleep_for(1ms); // memory pressure: retry without spinning
+        }
         bool rearm = false;
         ring.drain([&](const io_uring_cqe& cqe) { rearm = rearm || !(cqe.flags & IORING_CQE_F_MORE); });
         signalfd_siginfo info{};
@@ -123,6 +132,13 @@ int Supervisor::run()
             }
         }
         if (rearm && !stopping) arm_signal_poll();
+        if (auto why = engine_->failure(); why && !stopping) {
+            // Its connections are gone and its share of every SO_REUSEPORT group would queue connections no
+            // one accepts: stop with a failure status, so that systemd's Restart=on-failure brings ringd back.
+            spdlog::critical("{}: stopping with exit status 1", *why);
+            exit_status = 1;
+            stopping = true;
+        }
         feed_watchdog();
         update_status();
     }
@@ -131,7 +147,7 @@ int Supervisor::run()
     engine_->join();
     active_.clear();
     spdlog::info("stopped");
-    return 0;
+    return exit_status;
 }
 
 void Supervisor::start(config::Config config)

@@ -1,5 +1,6 @@
 """ringd under hostile or broken peers and plugins: clients that reset mid-transfer, a client that pushes
-without ever reading (backpressure must bound memory), and plugins whose callbacks throw."""
+without ever reading (backpressure must bound memory), plugins whose callbacks throw, and a worker whose
+io_uring fails for good."""
 
 import select
 import socket
@@ -214,6 +215,26 @@ class ThrowingPlugins(unittest.TestCase):
             with socket.create_connection(("127.0.0.1", good_port), timeout=10) as s:
                 self.assertEqual(echo_roundtrip(s, b"ok"), b"OK")
             d.assert_exits_cleanly()
+
+class BrokenRing(unittest.TestCase):
+    def test_a_worker_whose_ring_fails_stops_ringd_with_a_failure_status(self):
+        # ring-breaker points the worker's io_uring descriptor at /dev/null: every later io_uring_enter fails
+        # with EOPNOTSUPP. Ignoring that spun the worker at 100 % CPU forever, still "healthy" to the watchdog.
+        port, echo_port = free_port(), free_port()
+        while echo_port == port:
+            echo_port = free_port()
+        with Ringd(listeners=[listener("breaker", tcp(port), test_plugin("ring-breaker")),
+                              listener("echo", tcp(echo_port), "echo-upper")]) as d:
+            with connect(echo_port) as s:
+                self.assertEqual(echo_roundtrip(s, b"before"), b"BEFORE")
+            with socket.create_connection(("127.0.0.1", port), timeout=10):
+                status = d.proc.wait(timeout=scaled(10, 30))
+            self.assertEqual(status, 1, d.log())
+            log = d.log()
+            self.assertRegex(log, r"worker \d stopped: its io_uring failed: Operation not supported")
+            self.assertRegex(log, r"worker \d: its io_uring failed: Operation not supported: stopping with exit "
+                                  r"status 1")
+            self.assertIn("stopped", log.splitlines()[-1])
 
 
 if __name__ == "__main__":
