@@ -23,6 +23,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// After shutdown_timeout, what is left of a stop (aborting the last connections, destroying plugin instances,
+// joining threads) takes milliseconds; the margin covers a slow or overloaded machine.
+constexpr auto stop_margin = 5s;
+
 void log_config_errors(const config::ConfigErrors& e)
 {
     for (const auto& d : e.diagnostics())
@@ -143,6 +147,10 @@ int Supervisor::run()
         update_status();
     }
     notifier_.stopping();
+    // The drain may take shutdown_timeout, which the YAML may set beyond systemd's TimeoutStopSec= (60 s in
+    // the shipped unit): ask for that long plus a margin for the teardown after it, so the drain is not
+    // SIGKILLed halfway. A shorter request never shortens TimeoutStopSec=.
+    notifier_.extend_timeout(config_.shutdown_timeout + stop_margin);
     engine_->begin_shutdown(config_.shutdown_timeout);
     engine_->join();
     active_.clear();

@@ -101,6 +101,9 @@ class SigtermDelivery(unittest.TestCase):
             self.assertGreater(took, 0.8, "ringd gave up on the queued output before shutdown_timeout")
             self.assertLess(took, 3.0, f"ringd needed {took:.1f}s to stop with shutdown_timeout 1s")
             s.close()
+            # systemd must not cut the drain short: STOPPING=1 comes with a request for shutdown_timeout + 5 s.
+            self.assertIn("STOPPING=1", d.wait_for_notification("STOPPING=1", timeout=1))
+            self.assertEqual(d.wait_for_notification("EXTEND_TIMEOUT_USEC=", timeout=1), "EXTEND_TIMEOUT_USEC=6000000")
 
     def test_sigint_also_stops_cleanly_and_idle_clients_see_eof(self):
         port = free_port()

@@ -6,7 +6,8 @@ test packaging_deb built (fixture ringd_deb) laid over /usr, then drives it the 
   start -> every shipped listener answers (remote-cmd runs its commands inside the sandbox) -> reload adds a
   listener while a connection opened before it keeps working -> a broken drop-in makes `systemctl reload`
   fail with file:line in the journal while the old listeners keep serving -> a reload that fails inside ringd
-  (port taken) keeps serving too -> watchdog pings arrive -> stop is clean -> kill -9 is restarted ->
+  (port taken) keeps serving too -> watchdog pings arrive -> stop is clean -> a drain longer than
+  TimeoutStopSec= is not killed -> kill -9 is restarted ->
   socket activation through ringd.socket -> the package's maintainer scripts enable/stop/mask/purge.
 
 Exit code 77 (ctest SKIP_RETURN_CODE) only if systemd-nspawn cannot boot a container on this machine at all.
@@ -280,6 +281,42 @@ class RingdUnderSystemd(unittest.TestCase):
         self.assertEqual(props, {"ActiveState": "inactive", "Result": "success", "ExecMainStatus": "0"})
         self.assertIn("stopped", journal_since(cursor))
         self.assertTrue(refused(f"tcp://127.0.0.1:{PROBE_PORT}"))
+
+    def test_07b_drain_longer_than_TimeoutStopSec_is_not_killed(self):
+        # shutdown_timeout 3s against TimeoutStopSec=1s: ringd's EXTEND_TIMEOUT_USEC with STOPPING=1 must keep
+        # systemd from SIGKILLing the drain after 1 s (Result=timeout) while a peer that never reads holds it.
+        config = C.path("/etc/ringd/ringd.yaml")
+        with open(config) as f:
+            shipped = f.read()
+        self.assertIn("shutdown_timeout: 5s", shipped)
+        C.write("/etc/ringd/ringd.yaml", shipped.replace("shutdown_timeout: 5s", "shutdown_timeout: 3s"))
+        C.run(["mkdir", "-p", "/etc/systemd/system/ringd.service.d"])
+        C.write("/etc/systemd/system/ringd.service.d/short-stop.conf", "[Service]\nTimeoutStopSec=1s\n")
+        C.systemctl("daemon-reload")
+        try:
+            C.systemctl("start", "ringd")
+            with open_client(f"tcp://127.0.0.1:{PROBE_PORT}") as hog:
+                hog.setblocking(False)
+                chunk, stalled_since = b"x" * 65536, None
+                while stalled_since is None or time.monotonic() - stalled_since < 0.3:  # both buffers full
+                    try:
+                        hog.send(chunk)
+                        stalled_since = None
+                    except BlockingIOError:
+                        stalled_since = stalled_since or time.monotonic()
+                        time.sleep(0.02)
+                started = time.monotonic()
+                C.systemctl("stop", "ringd")
+                took = time.monotonic() - started
+            props = C.show("ringd", "Result", "ExecMainStatus")
+            print(f"  systemctl stop with a 3 s drain and TimeoutStopSec=1s took {took:.1f}s: {props}")
+            self.assertEqual(props, {"Result": "success", "ExecMainStatus": "0"})
+            self.assertGreater(took, 2.5)
+        finally:
+            C.write("/etc/ringd/ringd.yaml", shipped)
+            C.remove("/etc/systemd/system/ringd.service.d/short-stop.conf")
+            C.systemctl("daemon-reload")
+            C.systemctl("reset-failed", "ringd", check=False)
 
     def test_08_kill_9_is_restarted(self):
         C.systemctl("start", "ringd")
