@@ -18,7 +18,7 @@ namespace {
     std::string msg = "cannot " + std::string(what) + " " + ep.text + ": " + std::strerror(err);
     if (err == EADDRINUSE) msg += " (another process is listening there)";
     if (err == EACCES && !ep.is_unix()) msg += " (ports below 1024 need CAP_NET_BIND_SERVICE)";
-    throw std::runtime_error(msg);
+    throw BindError(err, msg);
 }
 
 int socket_type(const config::Endpoint& ep)

@@ -13,16 +13,26 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace ringd::engine {
 
+// A socket call for a listener failed; what() names the address and the cause.
+class BindError : public std::runtime_error {
+public:
+    BindError(int err, const std::string& what) : std::runtime_error(what), err_(err) {}
+    [[nodiscard]] int error() const { return err_; } // errno
+private:
+    int err_;
+};
+
 class ListenerSockets {
 public:
     // Binds `endpoint`: with SO_REUSEPORT one socket per worker for TCP/UDP (the kernel spreads connections
-    // and datagrams across workers), one shared socket for Unix stream sockets. Throws std::runtime_error
-    // with a message naming the address and the cause.
+    // and datagrams across workers), one shared socket for Unix stream sockets. Throws BindError (or
+    // std::runtime_error when a path is in the way) with a message naming the address and the cause.
     [[nodiscard]] static std::shared_ptr<ListenerSockets> bind(const config::Endpoint& endpoint, unsigned workers);
     // Wraps a socket inherited from systemd (socket activation); it is shared by all workers.
     [[nodiscard]] static std::shared_ptr<ListenerSockets> adopt(const config::Endpoint& endpoint, UniqueFd fd);

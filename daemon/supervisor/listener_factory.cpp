@@ -1,11 +1,16 @@
 // Listener construction: plugin instances, sockets, and the equivalence test reload uses.
 #include "supervisor/listener_factory.hpp"
 
+#include <cerrno>
 #include <cstring>
+#include <spdlog/spdlog.h>
+#include <thread>
 
 namespace ringd::supervisor {
 
 namespace {
+
+constexpr auto in_use_retry_pause = std::chrono::milliseconds(10);
 
 uint32_t socket_kind(const config::ListenerConfig& l)
 {
@@ -56,8 +61,32 @@ ListenerFactory::create_instances(const config::Config& config)
     return instances;
 }
 
-std::shared_ptr<engine::ListenerSockets> ListenerFactory::open_sockets(const config::ListenerConfig& l,
-                                                                       service::InheritedSockets& inherited)
+std::shared_ptr<engine::ListenerSockets>
+ListenerFactory::bind_retrying_while_in_use(const config::Endpoint& endpoint,
+                                            std::optional<std::chrono::steady_clock::time_point> until)
+{
+    using std::chrono::steady_clock;
+    const auto started = steady_clock::now();
+    for (bool retried = false;; retried = true) {
+        try {
+            auto sockets = engine::ListenerSockets::bind(endpoint, workers_);
+            if (retried) {
+                const auto waited =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started);
+                spdlog::info("{} was in use for {} ms, then free (a ringd that had just ended?)", endpoint.text,
+                             waited.count());
+            }
+            return sockets;
+        } catch (const engine::BindError& e) {
+            if (e.error() != EADDRINUSE || !until || steady_clock::now() + in_use_retry_pause > *until) throw;
+        }
+        std::this_thread::sleep_for(in_use_retry_pause);
+    }
+}
+
+std::shared_ptr<engine::ListenerSockets>
+ListenerFactory::open_sockets(const config::ListenerConfig& l, service::InheritedSockets& inherited,
+                              std::optional<std::chrono::steady_clock::time_point> retry_in_use_until)
 {
     try {
         if (auto fd = inherited.claim(l.name)) {
@@ -72,7 +101,7 @@ std::shared_ptr<engine::ListenerSockets> ListenerFactory::open_sockets(const con
             }
             return engine::ListenerSockets::adopt(l.endpoint, std::move(*fd));
         }
-        auto sockets = engine::ListenerSockets::bind(l.endpoint, workers_);
+        auto sockets = bind_retrying_while_in_use(l.endpoint, retry_in_use_until);
         sockets->apply_unix_mode(l.unix_mode);
         return sockets;
     } catch (const std::runtime_error& e) {

@@ -27,6 +27,10 @@ using namespace std::chrono_literals;
 // joining threads) takes milliseconds; the margin covers a slow or overloaded machine.
 constexpr auto stop_margin = 5s;
 
+// How long start waits for an address in use to become free (see ListenerFactory::open_sockets): ample for the
+// 6-60 ms measured, short enough that a real conflict is still reported promptly.
+constexpr auto start_in_use_grace = 1s;
+
 void log_config_errors(const config::ConfigErrors& e)
 {
     for (const auto& d : e.diagnostics())
@@ -165,9 +169,12 @@ void Supervisor::start(config::Config config)
     auto instances = factory_->create_instances(config);
     std::vector<config::Diagnostic> errors;
     std::vector<std::shared_ptr<engine::ListenerSockets>> sockets;
+    // A restart right after a crash or kill -9 can find its own predecessor's sockets still open for some ms.
+    // Only at start: on reload an address in use is someone else's, and the error should come at once.
+    const auto retry_in_use_until = std::chrono::steady_clock::now() + start_in_use_grace;
     for (const auto& l : config.listeners) {
         try {
-            sockets.push_back(factory_->open_sockets(l, inherited_));
+            sockets.push_back(factory_->open_sockets(l, inherited_, retry_in_use_until));
         } catch (const config::ConfigErrors& e) {
             errors.insert(errors.end(), e.diagnostics().begin(), e.diagnostics().end());
         }
