@@ -1,20 +1,20 @@
 // time-of-day config validation: see tod_config.hpp.
 #include "tod_config.hpp"
 
+#include "common/config_mapping.hpp"
+#include "common/config_scalar.hpp"
+
 #include <optional>
 #include <ringd/plugin.hpp>
 #include <stdexcept>
-#include <yaml-cpp/yaml.h>
 
 namespace ringd::tod {
 
+using plugin_common::scalar_text;
+
 namespace {
 
-std::string scalar(const YAML::Node& node, const std::string& key, const std::string& expected)
-{
-    if (!node.IsScalar()) throw ConfigError(key, "expected " + expected);
-    return node.Scalar();
-}
+constexpr const char* not_a_mapping = "expected a mapping of time-of-day options (format, timezone, protocol)";
 
 TimeZone parse_zone(const std::string& name, const std::filesystem::path& zoneinfo_dir)
 {
@@ -46,28 +46,16 @@ std::string Config::reply(Instant t, TimeFormat::SecondCache& cache) const
 
 Config parse_config(std::string_view yaml, const std::filesystem::path& zoneinfo_dir)
 {
-    YAML::Node root;
-    try {
-        root = YAML::Load(std::string(yaml));
-    } catch (const YAML::Exception& e) {
-        throw ConfigError("", std::string("config is not valid YAML: ") + e.what());
-    }
-    if (!root.IsNull() && !root.IsMap()) {
-        throw ConfigError("", "expected a mapping of time-of-day options (format, timezone, protocol)");
-    }
-
     std::optional<std::string> format;
     std::optional<std::string> zone;
     Config config;
-    for (const auto& entry : root) {
-        const std::string key = scalar(entry.first, "", "option names to be strings");
-        const YAML::Node& value = entry.second;
+    for (const auto& [key, value] : plugin_common::read_config_mapping(yaml, not_a_mapping)) {
         if (key == "format") {
-            format = scalar(value, key, "a strftime format string (plus %f for microseconds)");
+            format = scalar_text(value, key, "a strftime format string (plus %f for microseconds)");
         } else if (key == "timezone") {
-            zone = scalar(value, key, "local, UTC or an IANA zone name like Asia/Shanghai");
+            zone = scalar_text(value, key, "local, UTC or an IANA zone name like Asia/Shanghai");
         } else if (key == "protocol") {
-            const std::string protocol = scalar(value, key, "text or rfc868");
+            const std::string protocol = scalar_text(value, key, "text or rfc868");
             if (protocol == "text") {
                 config.protocol = Config::Protocol::text;
             } else if (protocol == "rfc868") {

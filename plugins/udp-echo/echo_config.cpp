@@ -1,6 +1,9 @@
 // udp-echo config validation: see echo_config.hpp.
 #include "echo_config.hpp"
 
+#include "common/config_mapping.hpp"
+#include "common/config_scalar.hpp"
+
 #include <ringd/plugin.hpp>
 #include <stdexcept>
 #include <string>
@@ -8,22 +11,20 @@
 
 namespace ringd::udp_echo {
 
+using plugin_common::scalar_text;
+
 namespace {
 
+constexpr const char* not_a_mapping =
+    "expected a mapping of udp-echo options (transform, max_datagram, deny_source_ports, rate_limit)";
 constexpr const char* rate_limit_expected = "off, or a mapping like {per_source: 1000/s, burst: 200}";
-
-std::string scalar(const YAML::Node& node, const std::string& key, const std::string& expected)
-{
-    if (!node.IsScalar()) throw ConfigError(key, "expected " + expected);
-    return node.Scalar();
-}
 
 // A plain decimal integer in [min, max].
 uint32_t integer(const YAML::Node& node, const std::string& key, uint32_t min, uint32_t max, const char* unit)
 {
     const std::string expected =
         std::string("an integer from ") + std::to_string(min) + " to " + std::to_string(max) + unit;
-    const std::string text = scalar(node, key, expected);
+    const std::string text = scalar_text(node, key, expected);
     uint64_t v = 0;
     bool ok = !text.empty() && text.size() <= 10;
     for (const char c : text) {
@@ -48,7 +49,7 @@ PortSet parse_ports(const YAML::Node& node)
     for (std::size_t i = 0; i < node.size(); ++i) {
         const std::string key = "deny_source_ports." + std::to_string(i);
         try {
-            ports.add(parse_port_range(scalar(node[i], key, "a port or an \"A-B\" range")));
+            ports.add(parse_port_range(scalar_text(node[i], key, "a port or an \"A-B\" range")));
         } catch (const std::invalid_argument& e) {
             throw ConfigError(key, e.what());
         }
@@ -60,10 +61,10 @@ RateLimit parse_rate_limit(const YAML::Node& node)
 {
     RateLimit limit;
     for (const auto& entry : node) {
-        const std::string name = scalar(entry.first, "rate_limit", "option names to be strings");
+        const std::string name = scalar_text(entry.first, "rate_limit", "option names to be strings");
         const std::string key = "rate_limit." + name;
         if (name == "per_source") {
-            const std::string text = scalar(entry.second, key, "a rate like 1000/s");
+            const std::string text = scalar_text(entry.second, key, "a rate like 1000/s");
             try {
                 limit.per_second = parse_rate(text);
             } catch (const std::invalid_argument& e) {
@@ -106,23 +107,11 @@ double parse_rate(std::string_view text)
 
 Config parse_config(std::string_view yaml)
 {
-    YAML::Node root;
-    try {
-        root = YAML::Load(std::string(yaml));
-    } catch (const YAML::Exception& e) {
-        throw ConfigError("", std::string("config is not valid YAML: ") + e.what());
-    }
-    if (!root.IsNull() && !root.IsMap()) {
-        throw ConfigError("", "expected a mapping of udp-echo options "
-                              "(transform, max_datagram, deny_source_ports, rate_limit)");
-    }
     Config config;
     bool ports_given = false;
-    for (const auto& entry : root) {
-        const std::string key = scalar(entry.first, "", "option names to be strings");
-        const YAML::Node& value = entry.second;
+    for (const auto& [key, value] : plugin_common::read_config_mapping(yaml, not_a_mapping)) {
         if (key == "transform") {
-            const std::string transform = scalar(value, key, "upper or none");
+            const std::string transform = scalar_text(value, key, "upper or none");
             if (transform == "upper") {
                 config.transform = Config::Transform::upper;
             } else if (transform == "none") {
