@@ -3,6 +3,8 @@
 
 #include "argv_splitter.hpp"
 #include "command_policy.hpp"
+#include "common/config_mapping.hpp"
+#include "common/config_scalar.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -35,8 +37,7 @@ std::optional<uint64_t> whole_number(std::string_view digits)
 
 std::string scalar(const YAML::Node& node, const std::string& key)
 {
-    if (!node.IsScalar()) throw ConfigError(key, "expected a single value");
-    return node.Scalar();
+    return plugin_common::scalar_text(node, key, "a single value");
 }
 
 std::chrono::milliseconds duration_key(const YAML::Node& node, const std::string& key)
@@ -259,19 +260,10 @@ uint64_t parse_size(std::string_view text)
 
 Settings parse_settings(std::string_view config_yaml)
 {
-    YAML::Node root;
-    try {
-        root = YAML::Load(std::string(config_yaml));
-    } catch (const YAML::Exception& e) {
-        throw ConfigError("", std::string("config is not valid YAML: ") + e.what());
-    }
-    if (!root.IsNull() && !root.IsMap()) throw ConfigError("", "remote-cmd's config must be a mapping");
-
     Settings s;
     bool has_protocol = false;
-    for (const auto& item : root) {
-        const std::string key = item.first.as<std::string>();
-        const YAML::Node& v = item.second;
+    for (const auto& [key, v] :
+         plugin_common::read_config_mapping(config_yaml, "remote-cmd's config must be a mapping")) {
         if (key == "protocol") {
             s.protocol = protocol_key(v);
             has_protocol = true;

@@ -127,6 +127,16 @@ TEST_CASE("bad values name their key", "[settings]")
     CHECK(config_error("{protocol: framed").first == "");
 }
 
+TEST_CASE("the config as a whole: not YAML, not a mapping, or an option name that is not a string", "[settings]")
+{
+    CHECK_THAT(config_error("{protocol: framed").second, Catch::StartsWith("config is not valid YAML: "));
+    CHECK(config_error("[1, 2]").second == "remote-cmd's config must be a mapping");
+    // A list or a mapping as a key used to escape as yaml-cpp's "bad conversion", not as a ConfigError.
+    CHECK(config_error("{protocol: framed, [allow]: [ls]}") ==
+          std::pair<std::string, std::string>{"", "expected option names to be strings"});
+    CHECK(config_error("{protocol: framed, ? {a: 1} : x}").second == "expected option names to be strings");
+}
+
 TEST_CASE("shell mode needs \"*\" and \"*\" needs shell mode", "[settings]")
 {
     CHECK(config_error("{protocol: framed, shell: true, allow: [ls]}").first == "shell");
