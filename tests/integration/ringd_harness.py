@@ -257,6 +257,17 @@ def run_ringd(args, timeout=30.0, env=None):
     return subprocess.run([RINGD_BIN] + list(args), capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
+def check_config_text(text, timeout=30.0):
+    """`ringd --check-config` of a config file holding `text` (plain plugin names load from PLUGIN_DIR);
+    returns (exit code, stdout + stderr). Messages name the file as .../ringd.yaml:LINE:COL."""
+    with tempfile.TemporaryDirectory(prefix="ringd-check-") as tmp:
+        path = os.path.join(tmp, "ringd.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        r = run_ringd(["-c", path, "--plugin-dir", PLUGIN_DIR, "--check-config"], timeout=timeout)
+        return r.returncode, r.stdout + r.stderr
+
+
 # -- small socket helpers ----------------------------------------------------------------------------------
 
 def recv_exactly(sock, n, timeout=10.0):

@@ -14,13 +14,12 @@ import resource
 import selectors
 import socket
 import struct
-import tempfile
 import time
 import unittest
 from zoneinfo import ZoneInfo
 
-from ringd_harness import (PLUGIN_DIR, SANITIZED, Ringd, connect, free_port, listener, main, recv_until_eof,
-                           run_ringd, tcp, udp)
+from ringd_harness import (SANITIZED, Ringd, check_config_text, connect, free_port, listener, main,
+                           recv_until_eof, tcp, udp)
 
 SOURCE_DIR = os.environ.get("RINGD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 DEFAULT_LINE = re.compile(rb"\ACurrent time is (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6})\n\Z")
@@ -232,17 +231,9 @@ class TimeOfDayTest(unittest.TestCase):
 
     # -- config -------------------------------------------------------------------------------------------
 
-    def check_config(self, text):
-        with tempfile.TemporaryDirectory(prefix="ringd-tod-") as tmp:
-            path = os.path.join(tmp, "ringd.yaml")
-            with open(path, "w") as f:
-                f.write(text)
-            r = run_ringd(["-c", path, "--plugin-dir", PLUGIN_DIR, "--check-config"])
-            return r.returncode, r.stdout + r.stderr
-
     def test_unknown_zone_is_a_config_error(self):
         port = free_port()
-        rc, out = self.check_config(
+        rc, out = check_config_text(
             "workers: 1\n"
             "listeners:\n"
             f"  - name: time\n    listen: tcp://127.0.0.1:{port}\n    plugin: time-of-day\n"
@@ -253,7 +244,7 @@ class TimeOfDayTest(unittest.TestCase):
 
     def test_bad_format_and_unknown_key_are_config_errors(self):
         port = free_port()
-        rc, out = self.check_config(
+        rc, out = check_config_text(
             "workers: 1\n"
             "listeners:\n"
             f"  - name: a\n    listen: tcp://127.0.0.1:{port}\n    plugin: time-of-day\n"
@@ -266,7 +257,7 @@ class TimeOfDayTest(unittest.TestCase):
 
     def test_shipped_drop_in_checks_clean(self):
         snippet = os.path.join(SOURCE_DIR, "plugins", "time-of-day", "time-of-day.yaml")
-        rc, out = self.check_config(f"workers: 1\ninclude: {snippet}\n")
+        rc, out = check_config_text(f"workers: 1\ninclude: {snippet}\n")
         self.assertEqual(rc, 0, out)
         self.assertIn("tcp://127.0.0.1:3434", out)
         self.assertIn("udp://127.0.0.1:3434", out)

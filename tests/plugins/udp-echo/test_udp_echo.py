@@ -13,11 +13,10 @@ import os
 import random
 import re
 import socket
-import tempfile
 import time
 import unittest
 
-from ringd_harness import PLUGIN_DIR, SANITIZED, Ringd, free_port, listener, main, run_ringd, udp
+from ringd_harness import SANITIZED, Ringd, check_config_text, free_port, listener, main, udp
 
 SOURCE_DIR = os.environ.get("RINGD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BIG = 1 << 21  # socket buffers large enough for 64 KiB datagrams and bursts
@@ -189,17 +188,9 @@ class UdpEchoTest(unittest.TestCase):
 
     # -- config -------------------------------------------------------------------------------------------
 
-    def check_config(self, text):
-        with tempfile.TemporaryDirectory(prefix="ringd-echo-") as tmp:
-            path = os.path.join(tmp, "ringd.yaml")
-            with open(path, "w") as f:
-                f.write(text)
-            r = run_ringd(["-c", path, "--plugin-dir", PLUGIN_DIR, "--check-config"])
-            return r.returncode, r.stdout + r.stderr
-
     def test_config_errors_point_at_the_key(self):
         port = free_port(socket.SOCK_DGRAM)
-        rc, out = self.check_config(
+        rc, out = check_config_text(
             "workers: 1\n"
             "listeners:\n"
             f"  - name: echo\n    listen: udp://127.0.0.1:{port}\n    plugin: udp-echo\n"
@@ -209,7 +200,7 @@ class UdpEchoTest(unittest.TestCase):
         self.assertNotEqual(rc, 0, out)
         self.assertIn("rate_limit.per_source: expected a rate like 1000/s", out)
         self.assertIn("ringd.yaml:8:", out)  # the line of `per_source:`
-        rc, out = self.check_config(
+        rc, out = check_config_text(
             "workers: 1\n"
             "listeners:\n"
             f"  - name: echo\n    listen: udp://127.0.0.1:{port}\n    plugin: udp-echo\n"
@@ -223,7 +214,7 @@ class UdpEchoTest(unittest.TestCase):
 
     def test_shipped_drop_in_checks_clean(self):
         snippet = os.path.join(SOURCE_DIR, "plugins", "udp-echo", "udp-echo.yaml")
-        rc, out = self.check_config(f"workers: 1\ninclude: {snippet}\n")
+        rc, out = check_config_text(f"workers: 1\ninclude: {snippet}\n")
         self.assertEqual(rc, 0, out)
         self.assertIn("udp://127.0.0.1:8080", out)
 
