@@ -3,8 +3,10 @@
 //
 // Stream-exact by construction: each received chunk is transformed byte by byte straight into the output
 // queue, so the reply stream equals upper(request stream) however the bytes were segmented.
+#include "common/config_mapping.hpp"
+#include "common/config_scalar.hpp"
+
 #include <ringd/plugin.hpp>
-#include <yaml-cpp/yaml.h>
 
 namespace {
 
@@ -15,16 +17,14 @@ public:
     static std::unique_ptr<EchoUpper> create(const ringd::InstanceArgs& args)
     {
         bool upper = true;
-        const YAML::Node config = YAML::Load(std::string(args.config_yaml));
-        if (config && !config.IsNull() && !config.IsMap()) throw ringd::ConfigError("", "expected a mapping");
-        for (const auto& entry : config) {
-            const auto key = entry.first.as<std::string>();
+        for (const auto& [key, value] :
+             ringd::plugin_common::read_config_mapping(args.config_yaml, "expected a mapping")) {
             if (key != "transform") throw ringd::ConfigError(key, "unknown key (known: transform)");
-            const auto value = entry.second.IsScalar() ? entry.second.as<std::string>() : std::string();
-            if (value != "upper" && value != "none") {
-                throw ringd::ConfigError("transform", "expected upper or none, got \"" + value + "\"");
+            const std::string transform = ringd::plugin_common::scalar_text(value, key, "upper or none");
+            if (transform != "upper" && transform != "none") {
+                throw ringd::ConfigError(key, "expected upper or none, got \"" + transform + "\"");
             }
-            upper = value == "upper";
+            upper = transform == "upper";
         }
         return std::make_unique<EchoUpper>(args, upper);
     }
