@@ -87,14 +87,23 @@ std::vector<Cidr> read_cidrs(Reporter& reporter, const Field& field)
 
 // Records where each key inside `config:` was written, under its dotted path ("rate_limit.burst"); sequence
 // elements use their index ("backends.0.host"), so plugins can point at any value they reject.
-void record_config_keys(const Reporter& reporter, const YAML::Node& node, const std::string& prefix,
+// A key written twice in one mapping is an error here, for every plugin: yaml-cpp keeps both entries and would
+// hand both to the plugin, which would silently take one of them (and point its errors at the other).
+void record_config_keys(Reporter& reporter, const YAML::Node& node, const std::string& prefix,
                         std::map<std::string, Location>& out)
 {
     auto path_of = [&](const std::string& part) { return prefix.empty() ? part : prefix + "." + part; };
     if (node.IsMap()) {
+        std::map<std::string, int> first_line; // of each key of this mapping
         for (const auto& pair : node) {
             if (!pair.first.IsScalar()) continue;
-            const std::string path = path_of(pair.first.Scalar());
+            const std::string& name = pair.first.Scalar();
+            if (const auto [it, fresh] = first_line.emplace(name, pair.first.Mark().line + 1); !fresh) {
+                reporter.error(pair.first.Mark(), "duplicate key '" + name + "' in 'config' (first at line " +
+                                                      std::to_string(it->second) + ")");
+                continue;
+            }
+            const std::string path = path_of(name);
             out.emplace(path, reporter.at(pair.first.Mark()));
             record_config_keys(reporter, pair.second, path, out);
         }

@@ -103,6 +103,10 @@ std::vector<BadConfig> bad_configs()
          "expected 'config' to be a mapping (the plugin's settings), got \"upper\""},
         {a + "    config: [x, y]\n", "5:13", "a", "got a sequence"},
         {a + "    config:\n", "5:5", "a", "got nothing (null)"},
+        {a + "    config:\n      transform: none\n      transform: upper\n", "7:7", "a",
+         "duplicate key 'transform' in 'config' (first at line 6)"},
+        {a + "    config:\n      rate_limit: { burst: 5, rate: 10/s, burst: 6 }\n", "6:43", "a",
+         "duplicate key 'burst' in 'config' (first at line 6)"},
         // Listener limits and access lists
         {a + "    limits: { max_connections: 0 }\n", "5:32", "a", "for 'max_connections', got \"0\""},
         {a + "    limits: { idle: 5s }\n", "5:15", "a", "unknown key 'idle' in listener limits"},
