@@ -228,7 +228,10 @@ class BrokenRing(unittest.TestCase):
             with connect(echo_port) as s:
                 self.assertEqual(echo_roundtrip(s, b"before"), b"BEFORE")
             with socket.create_connection(("127.0.0.1", port), timeout=10):
-                status = d.proc.wait(timeout=scaled(10, 30))
+                try:
+                    status = d.proc.wait(timeout=scaled(10, 30))
+                except Exception:
+                    raise AssertionError("ringd still running after its worker's ring broke:\n" + d.log())
             self.assertEqual(status, 1, d.log())
             log = d.log()
             self.assertRegex(log, r"worker \d stopped: its io_uring failed: Operation not supported")

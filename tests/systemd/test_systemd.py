@@ -297,8 +297,9 @@ class RingdUnderSystemd(unittest.TestCase):
             C.systemctl("start", "ringd")
             with open_client(f"tcp://127.0.0.1:{PROBE_PORT}") as hog:
                 hog.setblocking(False)
-                chunk, stalled_since = b"x" * 65536, None
+                chunk, stalled_since, give_up = b"x" * 65536, None, time.monotonic() + 30
                 while stalled_since is None or time.monotonic() - stalled_since < 0.3:  # both buffers full
+                    self.assertLess(time.monotonic(), give_up, "ringd kept reading from a peer that never reads")
                     try:
                         hog.send(chunk)
                         stalled_since = None
