@@ -78,11 +78,21 @@ void remove_stale_unix_socket(const config::Endpoint& ep)
 ListenerSockets::ListenerSockets(config::Endpoint endpoint, std::vector<UniqueFd> fds, bool owns_path)
     : endpoint_(std::move(endpoint)), fds_(std::move(fds)), owns_unix_path_(owns_path)
 {
+    struct stat st {};
+    if (owns_unix_path_ && ::lstat(endpoint_.unix_path().c_str(), &st) == 0) {
+        unix_file_dev_ = st.st_dev;
+        unix_file_ino_ = st.st_ino;
+    }
 }
 
 ListenerSockets::~ListenerSockets()
 {
-    if (owns_unix_path_) ::unlink(endpoint_.unix_path().c_str());
+    if (!owns_unix_path_) return;
+    const std::string path = endpoint_.unix_path();
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && st.st_dev == unix_file_dev_ && st.st_ino == unix_file_ino_) {
+        ::unlink(path.c_str());
+    }
 }
 
 std::shared_ptr<ListenerSockets> ListenerSockets::bind(const config::Endpoint& ep, unsigned workers)

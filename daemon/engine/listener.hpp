@@ -15,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace ringd::engine {
@@ -62,6 +63,10 @@ private:
     config::Endpoint endpoint_;
     std::vector<UniqueFd> fds_;
     bool owns_unix_path_; // we created the socket file, so we remove it
+    // The file bind() created. A reload can remove a unix listener and add it back while the old one still
+    // drains: the new bind replaces the file, and the old sockets must then leave the new file alone.
+    dev_t unix_file_dev_ = 0;
+    ino_t unix_file_ino_ = 0;
 };
 
 struct ListenerCounters {

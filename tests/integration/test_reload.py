@@ -1,6 +1,7 @@
 """SIGHUP reload: listeners added, removed and changed while connections stay up, and a broken config that
 must leave the running configuration serving."""
 
+import os
 import re
 import socket
 import time
@@ -8,6 +9,13 @@ import unittest
 
 from ringd_harness import (Ringd, closed_by_peer, config_yaml, connect, connection_refused_at_once, echo_roundtrip,
                            free_ports, listener, main, scaled, tcp, tcp_sockets, wait_until)
+
+
+def unix_connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    return s
 
 
 def reload_ok(testcase, d, text):
@@ -95,6 +103,28 @@ class Reload(unittest.TestCase):
             old_b.close()
             with connect(a) as s:
                 self.assertEqual(echo_roundtrip(s, b"a fine"), b"A FINE")
+            d.assert_exits_cleanly()
+
+    def test_unix_listener_removed_and_added_back_while_draining_keeps_its_socket_file(self):
+        # The re-added listener binds a new socket file at the same path while the removed one still drains
+        # a connection. When that drain ends, the old sockets must not unlink the new listener's file.
+        d = Ringd(listeners=[])
+        path = os.path.join(d.dir, "u.sock")
+        settings = {"shutdown_timeout": "2s"}
+        keep = listener("keep", tcp(free_ports(1)[0]), "echo-upper")  # a config needs one listener
+        with_unix = config_yaml([keep, listener("u", "unix://" + path, "echo-upper")], settings)
+        d.write_config(with_unix)
+        with d:
+            old = unix_connect(path)
+            self.assertEqual(echo_roundtrip(old, b"old"), b"OLD")
+            reload_ok(self, d, config_yaml([keep], settings))
+            reload_ok(self, d, with_unix)
+            self.assertTrue(closed_by_peer(old, timeout=5.0), "the removed listener's connection never drained")
+            old.close()
+            time.sleep(0.2)  # the old generation lets go of its sockets after its last connection
+            self.assertTrue(os.path.exists(path), "the drained old listener removed the new listener's socket file")
+            with unix_connect(path) as s:
+                self.assertEqual(echo_roundtrip(s, b"new"), b"NEW")
             d.assert_exits_cleanly()
 
     def test_broken_config_keeps_the_old_listeners_serving(self):
