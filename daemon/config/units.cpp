@@ -74,11 +74,13 @@ std::chrono::milliseconds parse_duration(std::string_view text)
         if (number.value != 0) throw ParseError(invalid + " (a unit is required unless the value is 0)");
         return std::chrono::milliseconds{0};
     }
-    constexpr auto max_ms = static_cast<uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max());
+    // Deadlines are steady_clock time points in nanoseconds, which overflow about 292 years after boot: a
+    // larger timeout wrapped round and closed every connection at once. Nothing ringd times needs a year.
+    constexpr uint64_t max_ms = uint64_t(365) * 24 * 3600 * 1000;
     for (const Unit& unit : duration_units) {
         if (unit.suffix != number.suffix) continue;
         const auto ms = scaled(number.value, unit.factor, max_ms);
-        if (!ms) throw ParseError("duration " + quoted(text) + " is too large");
+        if (!ms) throw ParseError("duration " + quoted(text) + " is too large (at most 8760h, a year)");
         return std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(*ms)};
     }
     throw ParseError(invalid);
