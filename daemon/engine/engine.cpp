@@ -76,6 +76,12 @@ void Engine::begin_shutdown(std::chrono::milliseconds timeout)
         worker->post([deadline](Worker& w) { w.begin_shutdown(deadline); });
 }
 
+void Engine::set_close_timeout(std::chrono::milliseconds timeout)
+{
+    for (auto& worker : workers_)
+        worker->post([timeout](Worker& w) { w.set_close_timeout(timeout); });
+}
+
 void Engine::join()
 {
     for (auto& t : threads_) {

@@ -37,6 +37,8 @@ public:
     // Same address, new settings: the successor takes over the running sockets and accepts without a gap.
     void replace_listener(const std::shared_ptr<Listener>& old, const std::shared_ptr<Listener>& successor);
     void begin_shutdown(std::chrono::milliseconds timeout);
+    // A reload's new shutdown_timeout: how long a connection closed from now on may take to flush and FIN.
+    void set_close_timeout(std::chrono::milliseconds timeout);
     void join();
     // Waits until every worker has run every command posted before this call (false on timeout). Lets the
     // supervisor say READY=1 after a reload only once the new configuration is in effect everywhere.

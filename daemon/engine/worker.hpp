@@ -63,6 +63,7 @@ public:
     // armed accept; connections already open stay with `old`.
     void replace_listener(const Listener* old, const std::shared_ptr<Listener>& successor);
     void begin_shutdown(Clock::time_point deadline);
+    void set_close_timeout(std::chrono::milliseconds timeout) { options_.close_timeout = timeout; }
 
     // -- observation (any thread) --
     [[nodiscard]] unsigned index() const { return options_.index; }

@@ -226,6 +226,7 @@ void Supervisor::apply(config::Config next)
     std::vector<std::shared_ptr<engine::Listener>> kept_or_new;
     std::vector<std::shared_ptr<engine::Listener>> to_add;
     std::vector<std::pair<std::shared_ptr<engine::Listener>, std::shared_ptr<engine::Listener>>> to_replace;
+    std::size_t unchanged = 0;
     std::vector<config::Diagnostic> errors;
     for (std::size_t i = 0; i < next.listeners.size(); ++i) {
         const auto& l = next.listeners[i];
@@ -233,10 +234,10 @@ void Supervisor::apply(config::Config next)
         for (const auto& a : active_) {
             if (a->config().endpoint.same_address(l.endpoint)) old = a;
         }
-        if (old && same_service(old->config(), l)) {
-            kept_or_new.push_back(old);
-            continue;
-        }
+        // Even an unchanged listener gets the instance just created, on the same sockets: what a plugin reads at
+        // creation from outside the YAML (remote-cmd's token_file, user and group names) is what a reload is
+        // for. Its open connections finish with the old instance, as with a changed listener.
+        if (old && same_service(old->config(), l)) ++unchanged;
         try {
             auto sockets = old ? old->sockets() : factory_->open_sockets(l, inherited_);
             auto fresh = std::make_shared<engine::Listener>(l, std::move(sockets), instances[i]);
@@ -268,9 +269,15 @@ void Supervisor::apply(config::Config next)
             }
         }
         engine_->replace_listener(old, fresh);
-        spdlog::info("reload: {} ({}) takes new settings for new connections", fresh->name(),
-                     fresh->config().endpoint.text);
+        if (same_service(old->config(), fresh->config())) {
+            spdlog::debug("reload: {} ({}) unchanged; a fresh plugin instance serves new connections", fresh->name(),
+                          fresh->config().endpoint.text);
+        } else {
+            spdlog::info("reload: {} ({}) takes new settings for new connections", fresh->name(),
+                         fresh->config().endpoint.text);
+        }
     }
+    if (next.shutdown_timeout != config_.shutdown_timeout) engine_->set_close_timeout(next.shutdown_timeout);
     for (const auto& a : active_) {
         bool still_there = false;
         for (const auto& k : kept_or_new)
@@ -286,7 +293,7 @@ void Supervisor::apply(config::Config next)
     if (!engine_->sync(std::chrono::seconds(5))) spdlog::warn("reload: a worker did not confirm within 5 s");
     service::set_level(options_.log_level.value_or(next.log_level));
     config_ = std::move(next);
-    spdlog::info("reload complete: {} listeners", active_.size());
+    spdlog::info("reload complete: {} listeners ({} unchanged)", active_.size(), unchanged);
 }
 
 void Supervisor::feed_watchdog()

@@ -79,6 +79,33 @@ class Tokens(unittest.TestCase):
                 self.assertEqual(out, b"")
                 expect_eof(s)
 
+    def test_reload_rotates_the_token(self):
+        # The YAML does not change, only the file it names: a reload must still make the new token the one
+        # that counts, for new connections (a rotated, possibly leaked, token must stop working).
+        path = os.path.join(self.token_dir, "rotated")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, b"old token\n")
+        os.close(fd)
+        (port,) = free_ports(1)
+        try:
+            with Ringd(listeners=[remote_cmd_listener("rot", tcp(port), protocol="framed", allow=["echo"],
+                                                      token_file=path)]) as d:
+                with connect(port) as s:
+                    header, out, _ = framed_request(s, {"argv": ["echo", "before"], "token": "old token"})
+                    self.assertEqual(out, b"before\n")
+                with open(path, "w") as f:
+                    f.write("new token\n")
+                self.assertIn("reload complete", d.reload())
+                with connect(port) as s:
+                    header, _, _ = framed_request(s, {"argv": ["echo", "x"], "token": "old token"})
+                    self.assertEqual(header.get("error_code"), "unauthorized", header)
+                with connect(port) as s:
+                    header, out, _ = framed_request(s, {"argv": ["echo", "after"], "token": "new token"})
+                    self.assertEqual(out, b"after\n", header)
+                d.assert_exits_cleanly()
+        finally:
+            os.unlink(path)
+
     def test_world_readable_token_file_is_refused(self):
         path = os.path.join(self.token_dir, "loose")
         with open(path, "w") as f:
