@@ -8,7 +8,8 @@ import time
 import unittest
 
 from ringd_harness import (Ringd, closed_by_peer, config_yaml, connect, connection_refused_at_once, echo_roundtrip,
-                           free_ports, listener, main, scaled, tcp, tcp_sockets, wait_until)
+                           free_ports, listener, main, recv_exactly, scaled, tcp, tcp_sockets, test_plugin,
+                           wait_until)
 
 
 def unix_connect(path):
@@ -125,6 +126,23 @@ class Reload(unittest.TestCase):
             self.assertTrue(os.path.exists(path), "the drained old listener removed the new listener's socket file")
             with unix_connect(path) as s:
                 self.assertEqual(echo_roundtrip(s, b"new"), b"NEW")
+            d.assert_exits_cleanly()
+
+    def test_a_reloaded_shutdown_timeout_bounds_the_next_close(self):
+        # Started with 30 s, reloaded to 1 s: a connection whose close waits on a peer that never reads must be
+        # reset about 1 s after its close request, not 30 s.
+        (port,) = free_ports(1)
+        blast = [listener("blast", tcp(port), test_plugin("blaster"), {"bytes": 32 * 1024 * 1024, "close": True})]
+        with Ringd(listeners=blast, config={"shutdown_timeout": "30s"}) as d:
+            reload_ok(self, d, config_yaml(blast, {"shutdown_timeout": "1s"}))
+            with connect(port) as s:
+                recv_exactly(s, 1)
+                t0 = time.monotonic()
+                me = s.getsockname()[1]
+                wait_until(lambda: not [x for x in tcp_sockets(port) if x["local_port"] == port
+                                        and x["remote_port"] == me], timeout=10,
+                           what="the close to time out (the reloaded shutdown_timeout is 1 s)")
+                self.assertLess(time.monotonic() - t0, 5.0)
             d.assert_exits_cleanly()
 
     def test_broken_config_keeps_the_old_listeners_serving(self):
