@@ -14,7 +14,7 @@ enum class Op : uint8_t {
     recv = 2,          // multishot recv on a connection
     send = 3,          // the one in-flight send of a connection
     close = 4,         // close of a connection's fd
-    shutdown = 5,      // shutdown(SHUT_WR) of a connection
+    // 5 was shutdown(SHUT_WR) through the ring: see Worker::settle for why that is now a plain syscall.
     recvmsg = 6,       // multishot recvmsg on a datagram listener slot
     sendmsg = 7,       // one datagram reply
     wake = 8,          // eventfd read: commands from the main thread

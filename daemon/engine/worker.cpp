@@ -176,7 +176,6 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         return;
     case Op::recv:
     case Op::send:
-    case Op::shutdown:
         break;
     case Op::child_pidfd:
         children_.on_pidfd(index, cqe.res, now_);
@@ -194,9 +193,6 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         break;
     case Op::send:
         on_send(*conn, cqe);
-        break;
-    case Op::shutdown:
-        on_shutdown_done(*conn, cqe);
         break;
     default:
         break;

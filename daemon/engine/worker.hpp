@@ -120,7 +120,6 @@ private:
     void arm_recv(Connection& conn);
     void on_recv(Connection& conn, const io_uring_cqe& cqe);
     void on_send(Connection& conn, const io_uring_cqe& cqe);
-    void on_shutdown_done(Connection& conn, const io_uring_cqe& cqe);
     void deliver_data(Connection& conn, const uint8_t* data, size_t len);
     void settle(Connection& conn);
     void flush(Connection& conn);
