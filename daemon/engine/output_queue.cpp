@@ -121,8 +121,10 @@ std::byte* OutputQueue::reserve(std::size_t len, SegmentPool& pool)
 
 void OutputQueue::commit(std::size_t used)
 {
-    assert(reserved_ != nullptr);
-    assert(used <= tail_->capacity - tail_->end);
+    // A plugin that commits without a reservation (reserve returned NULL, e.g. on a closing connection) or
+    // claims more than it reserved must not corrupt the queue: ignore the first, clamp the second.
+    if (reserved_ == nullptr) return;
+    used = std::min(used, tail_->capacity - tail_->end);
     tail_->end += used;
     bytes_ += used;
     reserved_ = nullptr;

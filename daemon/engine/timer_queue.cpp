@@ -1,7 +1,15 @@
 // TimerQueue: min-heap of deadlines plus a map of live timers.
 #include "engine/timer_queue.hpp"
 
+#include <algorithm>
+
 namespace ringd::engine {
+
+Clock::time_point deadline_after(Clock::time_point now, uint64_t delay_ms)
+{
+    constexpr uint64_t max_delay_ms = uint64_t(365) * 24 * 3600 * 1000;
+    return now + std::chrono::milliseconds(std::min(delay_ms, max_delay_ms));
+}
 
 int64_t TimerQueue::start(Clock::time_point deadline, TimerTarget target)
 {

@@ -20,6 +20,10 @@ struct TimerTarget {
     void* arg = nullptr;
 };
 
+// `delay_ms` after `now`, at most a year: a plugin's timer_start(UINT64_MAX) overflowed the nanosecond clock
+// and fired at once. A timer a year out is as good as never.
+[[nodiscard]] Clock::time_point deadline_after(Clock::time_point now, uint64_t delay_ms);
+
 class TimerQueue {
 public:
     [[nodiscard]] int64_t start(Clock::time_point deadline, TimerTarget target);

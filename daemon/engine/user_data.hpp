@@ -9,11 +9,11 @@
 namespace ringd::engine {
 
 enum class Op : uint8_t {
-    ignore = 0,        // completions nobody waits for (cancel requests)
-    accept = 1,        // multishot accept on a listener slot
-    recv = 2,          // multishot recv on a connection
-    send = 3,          // the one in-flight send of a connection
-    close = 4,         // close of a connection's fd
+    ignore = 0, // completions nobody waits for (cancel requests)
+    accept = 1, // multishot accept on a listener slot
+    recv = 2,   // multishot recv on a connection
+    send = 3,   // the one in-flight send of a connection
+    close = 4,  // close of a connection's fd
     // 5 was shutdown(SHUT_WR) through the ring: see Worker::settle for why that is now a plain syscall.
     recvmsg = 6,       // multishot recvmsg on a datagram listener slot
     sendmsg = 7,       // one datagram reply

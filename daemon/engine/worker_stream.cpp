@@ -488,7 +488,7 @@ int Worker::resume_reading(Connection& conn)
 int64_t Worker::timer_start(Connection& conn, uint64_t delay_ms, void* arg)
 {
     if (conn.torn_down) return -EBADF;
-    const int64_t id = timers_.start(now_ + std::chrono::milliseconds(delay_ms), {conn.index, conn.generation, arg});
+    const int64_t id = timers_.start(deadline_after(now_, delay_ms), {conn.index, conn.generation, arg});
     conn.timers.push_back(id);
     return id;
 }

@@ -161,3 +161,17 @@ TEST_CASE("commit may use less than was reserved")
     CHECK(q.bytes() == 3);
     CHECK(drain(q, pool, 100) == "abc");
 }
+
+TEST_CASE("a commit without a reservation changes nothing")
+{
+    SegmentPool pool;
+    OutputQueue q;
+    q.commit(100); // a plugin whose send_reserve got NULL
+    CHECK(q.bytes() == 0);
+    CHECK(q.empty());
+    std::memcpy(q.reserve(4, pool), "abcd", 4);
+    q.commit(4);
+    q.commit(4); // the same reservation twice
+    CHECK(q.bytes() == 4);
+    q.clear(pool);
+}

@@ -52,3 +52,14 @@ TEST_CASE("many start/cancel cycles with far deadlines keep the heap bounded")
     CHECK(q.size() == 0);
     CHECK_FALSE(q.next_deadline());
 }
+
+TEST_CASE("a timer's delay is capped at a year, so a huge delay cannot wrap round and fire at once")
+{
+    using ringd::engine::deadline_after;
+    const auto t0 = Clock::now();
+    CHECK(deadline_after(t0, 250) == t0 + 250ms);
+    const auto year = t0 + std::chrono::hours(24 * 365);
+    CHECK(deadline_after(t0, UINT64_MAX) == year);
+    CHECK(deadline_after(t0, uint64_t(INT64_MAX)) == year);
+    CHECK(deadline_after(t0, UINT64_MAX) > t0);
+}

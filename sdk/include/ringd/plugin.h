@@ -163,7 +163,7 @@ typedef struct ringd_host {
 
     /* Zero-copy append: returns a pointer to `len` writable bytes at the end of the output queue, or NULL.
      * Fill them, then call send_commit() with how many were written (≤ len) before any other host call on
-     * this connection and before the callback returns. */
+     * this connection and before the callback returns. A send_commit() without a reservation is ignored. */
     uint8_t* (*send_reserve)(ringd_conn* conn, size_t len);
     void (*send_commit)(ringd_conn* conn, size_t used);
 
@@ -189,7 +189,7 @@ typedef struct ringd_host {
 
     /* One-shot timer: on_timer(instance, conn, timer_id, arg) runs after delay_ms on the connection's worker.
      * Returns a positive timer id, or a negative errno. Pending timers are cancelled when the connection
-     * closes (on_timer is then never called). */
+     * closes (on_timer is then never called). A delay beyond a year counts as a year. */
     int64_t (*timer_start)(ringd_conn* conn, uint64_t delay_ms, void* arg);
     int (*timer_cancel)(ringd_conn* conn, int64_t timer_id);
 
