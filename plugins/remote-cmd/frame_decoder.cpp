@@ -6,18 +6,52 @@
 
 namespace ringd::remote_cmd {
 
-void FrameDecoder::feed(std::span<const std::byte> data, std::vector<Event>& out)
+void FrameDecoder::feed(std::span<const std::byte> data, std::vector<Event>& out, std::size_t max_events)
 {
-    const auto* p = reinterpret_cast<const uint8_t*>(data.data());
-    std::size_t left = data.size();
-    while (left > 0 && !failed_) {
+    if (failed_) return;
+    if (buffered() > 0) {
+        // Older input is still waiting: the new bytes go behind it, in stream order.
+        pending_.append(reinterpret_cast<const char*>(data.data()), data.size());
+        decode_buffered(out, max_events);
+        return;
+    }
+    const std::size_t used = decode(reinterpret_cast<const uint8_t*>(data.data()), data.size(), out, max_events);
+    if (!failed_ && used < data.size()) {
+        pending_.assign(reinterpret_cast<const char*>(data.data()) + used, data.size() - used);
+        pending_at_ = 0;
+    }
+}
+
+void FrameDecoder::decode_buffered(std::vector<Event>& out, std::size_t max_events)
+{
+    if (buffered() == 0) return;
+    pending_at_ += decode(reinterpret_cast<const uint8_t*>(pending_.data()) + pending_at_, buffered(), out, max_events);
+    if (failed_ || buffered() == 0) {
+        discard_buffered();
+    } else if (pending_at_ > pending_.size() / 2) {
+        pending_.erase(0, pending_at_);
+        pending_at_ = 0;
+    }
+}
+
+void FrameDecoder::discard_buffered()
+{
+    std::string().swap(pending_); // gives the memory back: an idle connection holds no buffer
+    pending_at_ = 0;
+}
+
+std::size_t FrameDecoder::decode(const uint8_t* p, std::size_t left, std::vector<Event>& out, std::size_t max_events)
+{
+    const std::size_t size = left;
+    std::size_t events = 0;
+    while (left > 0 && !failed_ && events < max_events) {
         if (!in_body_) {
             const std::size_t n = std::min(left, header_.size() - header_got_);
             std::copy_n(p, n, header_.begin() + static_cast<std::ptrdiff_t>(header_got_));
             header_got_ += n;
             p += n;
             left -= n;
-            if (header_got_ < header_.size()) return;
+            if (header_got_ < header_.size()) return size;
             body_len_ = (uint32_t{header_[0]} << 24) | (uint32_t{header_[1]} << 16) | (uint32_t{header_[2]} << 8) |
                         uint32_t{header_[3]};
             header_got_ = 0;
@@ -27,7 +61,7 @@ void FrameDecoder::feed(std::span<const std::byte> data, std::vector<Event>& out
                                          ? std::string("frame length is 0")
                                          : "frame length " + std::to_string(body_len_) + " exceeds max_request (" +
                                                std::to_string(max_body_) + " bytes)"});
-                return;
+                return size - left;
             }
             in_body_ = true;
             body_.clear();
@@ -41,8 +75,10 @@ void FrameDecoder::feed(std::span<const std::byte> data, std::vector<Event>& out
             in_body_ = false;
             out.push_back({false, std::move(body_)});
             body_ = std::string();
+            ++events;
         }
     }
+    return size - left;
 }
 
 std::optional<std::string> FrameDecoder::finish() const

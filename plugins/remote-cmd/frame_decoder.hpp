@@ -29,10 +29,22 @@ public:
 
     explicit FrameDecoder(uint32_t max_body) : max_body_(max_body) {}
 
-    // Consumes `data`, appending each complete frame to `out`, then at most one error.
-    void feed(std::span<const std::byte> data, std::vector<Event>& out);
+    // Consumes `data`, appending each complete frame to `out`, then at most one error. Once `max_events`
+    // events have been appended, the rest of `data` is kept undecoded (buffered()) for decode_buffered(), so
+    // a caller that takes only a few requests at a time does not turn one large read into many of them.
+    void feed(std::span<const std::byte> data, std::vector<Event>& out, std::size_t max_events = SIZE_MAX);
 
-    // The peer sent its last byte: an error if it stopped in the middle of a frame.
+    // Decodes input kept by feed(), appending at most `max_events` events.
+    void decode_buffered(std::vector<Event>& out, std::size_t max_events);
+
+    // Drops the input kept by feed() (the caller will not serve it: the connection is ending).
+    void discard_buffered();
+
+    // Bytes received but not decoded yet (a partial frame being assembled is not counted).
+    [[nodiscard]] std::size_t buffered() const { return pending_.size() - pending_at_; }
+
+    // The peer sent its last byte: an error if it stopped in the middle of a frame. Meaningful only once
+    // buffered() is 0: until then the end of the stream has not been decoded.
     [[nodiscard]] std::optional<std::string> finish() const;
 
     [[nodiscard]] bool failed() const { return failed_; }
@@ -40,7 +52,13 @@ public:
     [[nodiscard]] bool between_frames() const { return header_got_ == 0 && !in_body_; }
 
 private:
+    // Decodes from `p` until `left` bytes are used, the decoder fails, or `max_events` events were appended;
+    // returns the bytes used.
+    std::size_t decode(const uint8_t* p, std::size_t left, std::vector<Event>& out, std::size_t max_events);
+
     uint32_t max_body_;
+    std::string pending_;        // undecoded input, from pending_at_ on
+    std::size_t pending_at_ = 0; // consumed prefix of pending_, dropped lazily to avoid quadratic copying
     std::array<uint8_t, 4> header_{};
     std::size_t header_got_ = 0;
     bool in_body_ = false;

@@ -146,6 +146,69 @@ TEST_CASE("a stream ending inside a frame is truncated", "[decoder]")
     }
 }
 
+TEST_CASE("max_events: the rest of a read stays buffered, undecoded, and comes out in order", "[decoder]")
+{
+    std::string stream;
+    for (int i = 0; i < 10; ++i)
+        stream += frame(std::to_string(i));
+    FrameDecoder d(64);
+    Events out;
+    d.feed(bytes(stream), out, 3);
+    REQUIRE(out.size() == 3);
+    CHECK(out[2].bytes == "2");
+    CHECK(d.buffered() == stream.size() - 3 * 5);
+    CHECK(d.between_frames()); // stopped after a whole frame: the rest is undecoded input, not a partial frame
+
+    // More input while some is buffered goes behind it.
+    d.feed(bytes(frame("10") + be32(2) + "1"), out, 2);
+    REQUIRE(out.size() == 5);
+    CHECK(out[4].bytes == "4");
+
+    d.decode_buffered(out, 0);
+    CHECK(out.size() == 5);
+    while (d.buffered() > 0)
+        d.decode_buffered(out, 1);
+    REQUIRE(out.size() == 11);
+    for (int i = 0; i < 11; ++i)
+        CHECK(out[static_cast<std::size_t>(i)].bytes == std::to_string(i));
+    // The trailing partial frame was consumed into the frame being assembled: finish() sees it.
+    REQUIRE(d.finish());
+    CHECK(*d.finish() == "truncated frame: connection ended after 1 of 2 body bytes");
+    d.feed(bytes("1"), out, 1);
+    REQUIRE(out.size() == 12);
+    CHECK(out[11].bytes == "11");
+    CHECK(d.buffered() == 0);
+    CHECK_FALSE(d.finish());
+}
+
+TEST_CASE("max_events: an error counts as an event and drops what is buffered", "[decoder]")
+{
+    FrameDecoder d(8);
+    Events out;
+    d.feed(bytes(frame("a") + frame("b") + be32(0) + frame("c")), out, 1);
+    REQUIRE(out.size() == 1);
+    CHECK(d.buffered() > 0);
+    d.decode_buffered(out, 2);
+    REQUIRE(out.size() == 3);
+    CHECK(out[1].bytes == "b");
+    CHECK(out[2].is_error);
+    CHECK(d.failed());
+    CHECK(d.buffered() == 0);
+}
+
+TEST_CASE("discard_buffered drops undecoded input only", "[decoder]")
+{
+    FrameDecoder d(8);
+    Events out;
+    d.feed(bytes(frame("a") + frame("b") + frame("c")), out, 1);
+    REQUIRE(out.size() == 1);
+    d.discard_buffered();
+    CHECK(d.buffered() == 0);
+    d.decode_buffered(out, 5);
+    CHECK(out.size() == 1);
+    CHECK_FALSE(d.failed());
+}
+
 TEST_CASE("valid requests", "[request]")
 {
     auto r = parse_framed_request(R"({"argv":["ls","-l"]})");
