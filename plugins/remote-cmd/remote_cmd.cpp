@@ -5,7 +5,14 @@
 // Per connection, requests are queued and run one at a time, so answers come back in request order. A
 // listener-wide ConcurrencyGate caps running commands; a request that finds no free slot waits in the
 // gate's bounded FIFO (polling from its own connection's timer) and is answered "busy" if the queue is full
-// or the wait exceeds queue_timeout. A connection with too many queued requests stops being read.
+// or the wait exceeds queue_timeout.
+//
+// Memory per connection is bounded whatever the client does: at most kMaxQueuedJobs requests are queued
+// (then the connection stops being read, and framed input beyond them stays undecoded), and the next request
+// starts only once no more than kMaxUnsentReplyBytes of earlier replies are still queued in the host. A
+// client that pipelines requests and never reads its replies thus holds about one reply (max_output) plus its
+// queued requests, and is flow-controlled by TCP; the host's own max_output_buffer cannot do this, since it
+// pauses reading only after the requests that make the output have been read.
 #include "command_policy.hpp"
 #include "concurrency_gate.hpp"
 #include "frame_decoder.hpp"
@@ -14,10 +21,12 @@
 #include "response_encoder.hpp"
 #include "settings.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <ringd/plugin.hpp>
 #include <sys/socket.h>
 #include <variant>
@@ -25,18 +34,49 @@
 namespace ringd::remote_cmd {
 namespace {
 
-constexpr std::size_t kPauseReadingAt = 16; // queued requests per connection before reading pauses
-constexpr uint64_t kQueuePollMs = 5;        // how often a waiting request re-checks the gate
-constexpr uint64_t kLingerMs = 2000;        // after a fatal error, wait this long for the peer's FIN
+constexpr std::size_t kMaxQueuedJobs = 16; // queued requests per connection; then reading and decoding pause
+constexpr std::size_t kMaxUnsentReplyBytes = 64 * 1024; // more of a connection's replies unsent: next job waits
+constexpr uint64_t kQueuePollMs = 5;                    // how often a waiting request re-checks the gate
+// How often a connection whose replies are not leaving re-checks: soon at first (a reading client drains a
+// reply within a millisecond or two), then less often, so a client that stopped reading costs little.
+constexpr uint64_t kDrainPollFirstMs = 1;
+constexpr uint64_t kDrainPollMaxMs = 64;
+constexpr uint64_t kLingerMs = 2000; // after a fatal error, wait this long for the peer's FIN
 
 using Clock = std::chrono::steady_clock;
 
-// idle -> waiting (for a gate slot) -> running (spawned) -> idle; lingering = answered a fatal error, write
-// side shut, reading and discarding until the peer closes (closing at once could turn the unread input into
-// a RST that destroys the error answer before the peer reads it).
-enum class Phase { idle, waiting, running, lingering };
+// idle -> waiting (for a gate slot) -> running (spawned) -> idle; draining = jobs are queued but the host
+// still holds too many reply bytes, so the next one waits (polling from a timer) for them to be sent;
+// lingering = answered a fatal error, write side shut, reading and discarding until the peer closes (closing
+// at once could turn the unread input into a RST that destroys the error answer before the peer reads it).
+enum class Phase { idle, draining, waiting, running, lingering };
 
 class RemoteCmd;
+
+// Bytes of a connection's replies that the host has queued but not yet handed to the kernel. Owned jointly
+// by the connection's state and every reply buffer still in the host's output queue, because the host frees
+// those buffers when they are sent *or when the connection is gone*, which can be after on_close has freed
+// the ConnState. The host frees them on the connection's worker thread (or after the workers have stopped),
+// so a plain counter suffices.
+struct UnsentReplies {
+    std::size_t bytes = 0;
+};
+
+// One reply handed to the host with send_owned.
+struct OwnedReply {
+    std::string bytes;
+    std::shared_ptr<UnsentReplies> unsent;
+
+    // The host's free callback. It runs outside any plugin callback, in the middle of the host's own output
+    // queue work (OutputQueue::consume / clear), or after on_close: it must not call the host or touch the
+    // connection's state, only the shared counter.
+    static void release(void*, void* ctx) noexcept
+    {
+        auto* reply = static_cast<OwnedReply*>(ctx);
+        reply->unsent->bytes -= reply->bytes.size();
+        delete reply;
+    }
+};
 
 struct ConnState {
     ConnState(RemoteCmd* h, uint32_t max_request) : handler(h), decoder(max_request) {}
@@ -49,9 +89,12 @@ struct ConnState {
     Clock::time_point waiting_since;
     std::string running_name;       // the command in flight, for spawn-error messages
     std::optional<Failure> refusal; // the peer's credentials were refused at on_open
-    bool ignore_input = false;      // a close_after job is queued
+    std::shared_ptr<UnsentReplies> unsent = std::make_shared<UnsentReplies>();
+    uint64_t drain_poll_ms = kDrainPollFirstMs; // the next draining timer's delay
+    bool ignore_input = false;                  // a close_after job is queued
     bool paused = false;
     bool peer_done = false;
+    bool end_checked = false; // the peer is done and the decoder's finish() was consulted
 };
 
 class RemoteCmd final : public Handler {
@@ -90,16 +133,17 @@ public:
         if (st->refusal) {
             add_job(*st, Job::fatal(*st->refusal));
         } else if (settings_.protocol == Protocol::framed) {
+            // Only as many frames as the queue has room for; the decoder keeps the rest of the read, and
+            // pump() decodes it as jobs are answered.
             std::vector<FrameDecoder::Event> events;
-            st->decoder.feed(data, events);
-            for (FrameDecoder::Event& e : events) {
-                add_job(*st,
-                        e.is_error ? Job::fatal({ErrorKind::bad_request, e.bytes}) : planner_.framed_request(e.bytes));
-            }
+            st->decoder.feed(data, events, queue_room(*st));
+            add_framed_jobs(*st, events);
         } else {
             add_job(*st, planner_.line_request({reinterpret_cast<const char*>(data.data()), data.size()}));
         }
-        if (st->jobs.size() >= kPauseReadingAt && !st->paused) st->paused = conn.pause_reading() == 0;
+        if (!st->paused && (st->jobs.size() >= kMaxQueuedJobs || st->decoder.buffered() > 0)) {
+            st->paused = conn.pause_reading() == 0;
+        }
         pump(conn, *st);
     }
 
@@ -112,10 +156,7 @@ public:
             conn.close();
             return;
         }
-        if (auto error = st->decoder.finish(); error && !st->ignore_input) {
-            add_job(*st, Job::fatal({ErrorKind::bad_request, *error}));
-        }
-        pump(conn, *st);
+        pump(conn, *st); // checks for a truncated last frame once the buffered input is decoded
     }
 
     void on_close(Connection conn, ringd_close_reason) override
@@ -135,6 +176,11 @@ public:
         st->timer_id = -1;
         if (st->phase == Phase::lingering) {
             conn.close();
+            return;
+        }
+        if (st->phase == Phase::draining) {
+            st->phase = Phase::idle;
+            pump(conn, *st); // waits again if the replies are still there
             return;
         }
         if (st->phase != Phase::waiting) return;
@@ -169,20 +215,56 @@ public:
 private:
     static void add_job(ConnState& st, Job job)
     {
-        st.ignore_input = st.ignore_input || job.close_after;
+        if (job.close_after) {
+            st.ignore_input = true;
+            st.decoder.discard_buffered(); // nothing after this job will be served
+        }
         st.jobs.push_back(std::move(job));
     }
 
-    // Answers or starts queued jobs until one is running or waiting; ends the connection when the peer is
-    // done and nothing is left. Always the last thing a callback does: after close() no callback but
-    // on_close arrives, and the host runs that only once ours has returned.
+    static std::size_t queue_room(const ConnState& st)
+    {
+        return st.jobs.size() < kMaxQueuedJobs ? kMaxQueuedJobs - st.jobs.size() : 0;
+    }
+
+    void add_framed_jobs(ConnState& st, std::vector<FrameDecoder::Event>& events) const
+    {
+        for (FrameDecoder::Event& e : events) {
+            add_job(st, e.is_error ? Job::fatal({ErrorKind::bad_request, e.bytes}) : planner_.framed_request(e.bytes));
+        }
+    }
+
+    // Refills the job queue from framed input the decoder still holds and, once all input is decoded and the
+    // peer is done, reports a stream that ended inside a frame (after every earlier request).
+    void decode_held_input(ConnState& st) const
+    {
+        if (st.ignore_input || st.phase == Phase::lingering) return;
+        if (st.decoder.buffered() > 0 && queue_room(st) > 0) {
+            std::vector<FrameDecoder::Event> events;
+            st.decoder.decode_buffered(events, queue_room(st));
+            add_framed_jobs(st, events);
+        }
+        if (st.peer_done && !st.end_checked && st.decoder.buffered() == 0 && !st.ignore_input) {
+            st.end_checked = true;
+            if (auto error = st.decoder.finish()) add_job(st, Job::fatal({ErrorKind::bad_request, *error}));
+        }
+    }
+
+    // Answers or starts queued jobs until one is running or waiting, or the replies already queued must be
+    // sent first; ends the connection when the peer is done and nothing is left. Always the last thing a
+    // callback does: after close() no callback but on_close arrives, and the host runs that only once ours
+    // has returned.
     void pump(Connection conn, ConnState& st)
     {
-        while (st.phase == Phase::idle && !st.jobs.empty()) {
+        for (;;) {
+            decode_held_input(st);
+            if (st.phase != Phase::idle || st.jobs.empty()) break;
+            if (st.unsent->bytes > kMaxUnsentReplyBytes && wait_for_replies(conn, st)) break;
+            st.drain_poll_ms = kDrainPollFirstMs;
             Job& job = st.jobs.front();
             if (auto* failure = std::get_if<Failure>(&job.plan)) {
                 const bool fatal = job.close_after;
-                answer(conn, *failure);
+                answer(conn, st, *failure);
                 st.jobs.pop_front();
                 if (fatal) return linger(conn, st);
             } else if (gate_.try_acquire()) {
@@ -196,8 +278,23 @@ private:
                 answer_busy(conn, st);
             }
         }
-        if (st.paused && st.jobs.size() < kPauseReadingAt / 2) st.paused = conn.resume_reading() != 0;
+        if (st.paused && st.jobs.size() < kMaxQueuedJobs / 2 && st.decoder.buffered() == 0) {
+            st.paused = conn.resume_reading() != 0;
+        }
         if (st.phase == Phase::idle && st.jobs.empty() && st.peer_done) conn.close();
+    }
+
+    // The host still holds more than kMaxUnsentReplyBytes of this connection's replies: the client is not
+    // reading them (or not yet). Starting the next job would add up to another max_output to ringd's memory,
+    // so the queue waits instead. There is no "output sent" callback in the ABI, and the reply buffers' free
+    // callback may not call the host, so a timer re-checks, less often the longer the client does not read.
+    // Returns false if no timer can be started (the connection is closing: nothing will be sent anyway).
+    bool wait_for_replies(Connection conn, ConnState& st) const
+    {
+        if (!start_timer(conn, st, st.drain_poll_ms)) return false;
+        st.phase = Phase::draining;
+        st.drain_poll_ms = std::min(st.drain_poll_ms * 2, kDrainPollMaxMs);
+        return true;
     }
 
     // Spawns the front job, which holds a gate slot already.
@@ -227,7 +324,7 @@ private:
         }
         if (rc < 0) {
             gate_.release();
-            answer(conn, spawn_failure(plan.name, -rc));
+            answer(conn, st, spawn_failure(plan.name, -rc));
             return;
         }
         st.phase = Phase::running;
@@ -239,7 +336,7 @@ private:
         gate_.release();
         st.phase = Phase::idle;
         if (r.spawn_error != 0) {
-            answer(conn, spawn_failure(st.running_name, r.spawn_error));
+            answer(conn, st, spawn_failure(st.running_name, r.spawn_error));
         } else {
             CommandResult result{r.exit_code,
                                  r.term_signal,
@@ -248,25 +345,35 @@ private:
                                  r.duration_us / 1000,
                                  {reinterpret_cast<const char*>(r.stdout_data), r.stdout_len},
                                  {reinterpret_cast<const char*>(r.stderr_data), r.stderr_len}};
-            conn.send(encode_result(settings_.protocol, result));
+            send_reply(conn, st, encode_result(settings_.protocol, result));
         }
         pump(conn, st);
     }
 
-    void answer(Connection conn, const Failure& failure) const
+    void answer(Connection conn, ConnState& st, const Failure& failure) const
     {
         if (failure.kind == ErrorKind::not_allowed || failure.kind == ErrorKind::unauthorized ||
             failure.kind == ErrorKind::forbidden) {
             log().info("refused: " + loggable(failure.message));
         }
-        conn.send(encode_failure(settings_.protocol, failure));
+        send_reply(conn, st, encode_failure(settings_.protocol, failure));
     }
 
     void answer_busy(Connection conn, ConnState& st) const
     {
         st.jobs.pop_front();
-        answer(conn, Failure{ErrorKind::busy, "busy: " + std::to_string(settings_.max_concurrent) +
-                                                  " commands already running on this listener; try again later"});
+        answer(conn, st,
+               Failure{ErrorKind::busy, "busy: " + std::to_string(settings_.max_concurrent) +
+                                            " commands already running on this listener; try again later"});
+    }
+
+    // Every reply goes out through send_owned (no copy) and is counted in st.unsent until the host frees it.
+    void send_reply(Connection conn, ConnState& st, std::string bytes) const
+    {
+        auto* reply = new OwnedReply{std::move(bytes), st.unsent};
+        // Counted before the call: a failing send_owned frees the buffer inside it.
+        st.unsent->bytes += reply->bytes.size();
+        host()->send_owned(conn.raw(), reply->bytes.data(), reply->bytes.size(), &OwnedReply::release, reply);
     }
 
     bool start_timer(Connection conn, ConnState& st, uint64_t delay_ms) const

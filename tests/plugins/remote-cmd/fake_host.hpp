@@ -1,6 +1,9 @@
 // A fake ringd host for driving the real remote-cmd.so through its C ABI, single-threaded and synchronous:
 // sends are appended to the connection's `out`, spawn requests are recorded (argv copied during the call,
 // as the ABI allows) and completed by the test with complete(), timers are recorded and fired by the test.
+// Buffers given with send_owned are freed at once, as if the kernel took them immediately, unless the
+// connection's `hold_owned` is set: then they stay "unsent" until the test calls Plugin::transmit() (or the
+// connection is gone: Plugin::close() frees them after on_close, as ringd does).
 // run_for_real() executes a recorded request with fork/exec, for end-to-end checks without the daemon.
 #pragma once
 
@@ -18,6 +21,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #ifndef REMOTE_CMD_PLUGIN
@@ -52,6 +56,22 @@ struct ringd_conn {
     std::vector<SpawnCall> spawns; // not yet completed, oldest first
     int spawn_errno = 0;           // make the next spawn() call fail with -spawn_errno
     std::map<int64_t, void*> timers;
+    std::vector<uint64_t> timer_delays; // of every timer_start, in order
+    bool hold_owned = false;
+
+    struct Owned {
+        void* data;
+        void (*free_fn)(void*, void*);
+        void* ctx;
+    };
+    std::vector<Owned> held; // owned buffers queued but not yet "sent"
+
+    // The kernel takes every held buffer: the host frees them (outside any plugin callback).
+    void transmit()
+    {
+        for (const Owned& o : std::exchange(held, {}))
+            o.free_fn(o.data, o.ctx);
+    }
 
     // Takes everything sent so far.
     std::string take()
@@ -84,7 +104,11 @@ inline int send(ringd_conn* c, const void* data, size_t len)
 inline int send_owned(ringd_conn* c, void* data, size_t len, void (*free_fn)(void*, void*), void* ctx)
 {
     const int rc = send(c, data, len);
-    free_fn(data, ctx);
+    if (rc == 0 && c->hold_owned) {
+        c->held.push_back({data, free_fn, ctx});
+    } else {
+        free_fn(data, ctx);
+    }
     return rc;
 }
 inline uint8_t* send_reserve(ringd_conn*, size_t)
@@ -132,10 +156,11 @@ inline void set_user(ringd_conn* c, void* user)
 {
     c->user = user;
 }
-inline int64_t timer_start(ringd_conn* c, uint64_t, void* arg)
+inline int64_t timer_start(ringd_conn* c, uint64_t delay_ms, void* arg)
 {
     const int64_t id = g_next_timer++;
     c->timers[id] = arg;
+    c->timer_delays.push_back(delay_ms);
     return id;
 }
 inline int timer_cancel(ringd_conn* c, int64_t id)
@@ -275,6 +300,7 @@ public:
     {
         for (auto& c : conns_) {
             if (c->user != nullptr) d_->on_close(instance_, c.get(), RINGD_CLOSE_SHUTDOWN);
+            c->transmit();
         }
         if (create_rc_ == 0) d_->destroy(instance_);
         ::dlclose(handle_);
@@ -313,6 +339,7 @@ public:
         c.spawns.clear(); // the host kills the child; its completion never comes
         c.timers.clear();
         d_->on_close(instance_, &c, RINGD_CLOSE_PEER);
+        c.transmit(); // ringd frees the output queue only after on_close
     }
     // Completes the oldest pending spawn of `c` with `r` (output views must stay valid during the call).
     void complete(ringd_conn& c, ringd_spawn_result r)

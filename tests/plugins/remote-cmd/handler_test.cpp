@@ -483,6 +483,128 @@ TEST_CASE("too many queued requests pause reading until they drain", "[handler]"
     CHECK_FALSE(c.paused);
 }
 
+// A client that pipelines requests and never reads: remote-cmd must not keep running them and piling their
+// replies into ringd's memory. The fake host holds owned reply buffers until transmit(), as ringd does until
+// the kernel has taken them.
+TEST_CASE("a large reply not yet sent holds back the next command; small ones do not", "[handler][memory]")
+{
+    Plugin p("protocol: framed\nallow: [echo, head]\n");
+    ringd_conn& c = p.open();
+    c.hold_owned = true;
+    p.data(c, frame(R"({"argv":["head","-c","100000","/dev/zero"]})") + frame(R"({"argv":["echo","2"]})") +
+                  frame(R"({"argv":["echo","3"]})"));
+    REQUIRE(c.spawns.size() == 1);
+    p.complete_ok(c, std::string(100'000, '\0')); // more than 64 KiB: the client must take it first
+    CHECK(c.spawns.empty());
+    CHECK(c.timers.size() == 1); // re-checks from a timer (there is no "sent" callback)
+    p.fire_timers(c);
+    CHECK(c.spawns.empty());
+    CHECK(c.timers.size() == 1);
+    c.transmit();
+    p.fire_timers(c);
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.spawns.front().argv[1] == "2");
+    CHECK(c.timers.empty());
+    p.complete_ok(c, "2\n"); // small, so the next starts although this reply is still queued
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.spawns.front().argv[1] == "3");
+    p.complete_ok(c, std::string(100'000, 'z'));
+    CHECK(c.timers.empty()); // nothing queued: an unsent reply alone is no reason to poll
+    const auto all = replies(c.take(), true);
+    REQUIRE(all.size() == 3);
+    CHECK(all[0].out.size() == 100'000);
+    CHECK(all[1].out == "2\n");
+    CHECK(all[2].out == std::string(100'000, 'z'));
+}
+
+TEST_CASE("json-header: a large unsent reply holds back the next command too", "[handler][memory]")
+{
+    Plugin p(kShipped);
+    ringd_conn& c = p.open();
+    c.hold_owned = true;
+    p.data(c, "df");
+    p.data(c, "date");
+    p.complete_ok(c, std::string(70'000, 'd'));
+    CHECK(c.spawns.empty());
+    c.transmit();
+    p.fire_timers(c);
+    REQUIRE(c.spawns.size() == 1);
+    CHECK(c.spawns.front().argv[0].ends_with("/date"));
+}
+
+TEST_CASE("while replies are not read, polling backs off; it starts over once they are", "[handler][memory]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\n");
+    ringd_conn& c = p.open();
+    c.hold_owned = true;
+    p.data(c,
+           frame(R"({"argv":["echo","1"]})") + frame(R"({"argv":["echo","2"]})") + frame(R"({"argv":["echo","3"]})"));
+    p.complete_ok(c, std::string(80'000, '1'));
+    for (int i = 0; i < 9; ++i)
+        p.fire_timers(c);
+    CHECK(c.timer_delays == std::vector<uint64_t>{1, 2, 4, 8, 16, 32, 64, 64, 64, 64});
+    CHECK(c.spawns.empty());
+    c.transmit();
+    p.fire_timers(c);
+    REQUIRE(c.spawns.size() == 1);
+    p.complete_ok(c, std::string(80'000, '2'));
+    REQUIRE(c.timers.size() == 1);
+    CHECK(c.timer_delays.back() == 1);
+}
+
+TEST_CASE("reply buffers freed after on_close touch nothing of the connection", "[handler][memory]")
+{
+    // ringd frees a closed connection's output queue after on_close has freed the plugin's state (ASan
+    // reports a use after free here if the free callback reaches into that state).
+    Plugin p("protocol: framed\nallow: [echo]\n");
+    ringd_conn& c = p.open();
+    c.hold_owned = true;
+    p.data(c, frame(R"({"argv":["echo","1"]})") + frame(R"({"argv":["echo","2"]})"));
+    p.complete_ok(c, std::string(80'000, '1'));
+    REQUIRE(c.held.size() == 1);
+    CHECK(c.spawns.empty()); // "echo 2" waits for the reply to leave
+    p.close(c);
+    CHECK(c.held.empty());
+}
+
+TEST_CASE("one read of many frames is queued a part at a time and answered in order", "[handler][memory]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\n");
+    ringd_conn& c = p.open();
+    std::string bytes;
+    for (int i = 0; i < 40; ++i)
+        bytes += frame(R"({"argv":["echo",")" + std::to_string(i) + R"("]})");
+    p.data(c, bytes + be32(50) + "{\"argv\":"); // and a last frame the stream ends inside
+    p.peer_shutdown(c);
+    CHECK(c.paused);
+    for (int i = 0; i < 40; ++i) {
+        REQUIRE(c.spawns.size() == 1);
+        CHECK(c.spawns.front().argv[1] == std::to_string(i));
+        CHECK_FALSE(c.closed);
+        p.complete_ok(c, std::to_string(i) + "\n");
+    }
+    CHECK_FALSE(c.paused);
+    const auto all = replies(c.take(), true);
+    REQUIRE(all.size() == 41);
+    for (int i = 0; i < 40; ++i)
+        CHECK(all[static_cast<std::size_t>(i)].out == std::to_string(i) + "\n");
+    CHECK_THAT(all[40].header["error"].get<std::string>(), Catch::Contains("truncated frame"));
+    CHECK(c.closed);
+}
+
+TEST_CASE("a read of many refused requests is answered in full at once", "[handler][memory]")
+{
+    Plugin p("protocol: framed\nallow: [echo]\n");
+    ringd_conn& c = p.open();
+    std::string bytes;
+    for (int i = 0; i < 100; ++i)
+        bytes += frame(R"({"argv":["id"]})");
+    p.data(c, bytes);
+    const auto all = replies(c.take(), true);
+    CHECK(all.size() == 100);
+    CHECK_FALSE(c.paused);
+}
+
 TEST_CASE("shell mode runs /bin/sh -c LINE", "[handler]")
 {
     Plugin p("protocol: json-header\nshell: true\nallow: ['*']\n");
