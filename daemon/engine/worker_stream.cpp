@@ -414,8 +414,10 @@ void Worker::maybe_release(Connection& conn)
     // Only now may the slot (and the listener generation) go: until the last completion arrived, this
     // connection still pointed at them.
     --slot.connections;
-    release_generation(slot, conn.listener);
+    // Output first: owned buffers are freed by functions in the plugin's library, and releasing the listener
+    // generation may destroy the last instance of that plugin and unload the library.
     conn.out.clear(segment_pool_);
+    release_generation(slot, conn.listener);
     const uint32_t index = conn.index;
     connections_[index].reset();
     free_connection_indexes_.push_back(index);

@@ -9,11 +9,12 @@ each reply to the connection's output whether or not the client read it. 4 such 
 """
 import os
 import socket
+import struct
 import time
 import unittest
 
 from rc_client import frame, read_framed_reply, remote_cmd_listener
-from ringd_harness import SANITIZED, Ringd, assert_clean_log, free_port, main, scaled, tcp
+from ringd_harness import SANITIZED, Ringd, assert_clean_log, config_yaml, free_port, main, scaled, tcp
 
 CONNECTIONS = 4
 REQUESTS = 120  # per connection, all sent in one write
@@ -108,6 +109,34 @@ class UnreadReplies(unittest.TestCase):
                     s.close()
             assert_clean_log(d.log())
 
+
+class PluginGoneWhileUnread(unittest.TestCase):
+    def test_an_unread_reply_outliving_its_plugin_library_is_freed_safely(self):
+        # The reply is a send_owned buffer whose free function lives in remote-cmd.so. A reload puts another
+        # plugin on the address; the old connection keeps the old instance, the last one of remote-cmd. When
+        # that connection goes, the instance and the library go too: the buffer must be freed before that,
+        # not by a call into unloaded code.
+        port = free_port()
+        cmd = remote_cmd_listener("svc", tcp(port), protocol="framed", allow=["seq"], max_output="16MiB")
+        echo = {"name": "svc", "listen": tcp(port), "plugin": "echo-upper"}
+        with Ringd(listeners=[cmd]) as d:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # most of the reply stays in ringd's queue
+            s.settimeout(10)
+            s.connect(("127.0.0.1", port))
+            # An 8 MB reply: more than the kernel's send buffer (at most 4 MB) takes off ringd's queue.
+            s.sendall(frame({"argv": ["seq", "1", "1200000"]}))
+            s.recv(1)
+            time.sleep(1.0)
+            self.assertIn("reload complete", d.reload(config_yaml([echo])))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()  # reset: the connection goes with its reply unsent
+            time.sleep(0.5)
+            self.assertTrue(d.alive(), "ringd died when the old plugin's last connection went:\n" + d.log())
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                c.sendall(b"still here")
+                self.assertEqual(c.recv(64), b"STILL HERE")
+            d.assert_exits_cleanly()
 
 if __name__ == "__main__":
     main()
