@@ -20,12 +20,24 @@ int pidfd_open(pid_t pid)
     return int(::syscall(SYS_pidfd_open, pid, 0));
 }
 
+int pidfd_send_signal(int pidfd, int sig)
+{
+    return int(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
 // Only when the child must run as another user: posix_spawn cannot change credentials. Between fork and
 // exec only async-signal-safe calls are made.
 pid_t fork_as(const char* program, char* const* argv, char* const* envp, const char* cwd, int out_fd, int err_fd,
               int64_t uid, int64_t gid)
 {
     const pid_t pid = ::fork();
+    if (pid > 0) {
+        // The child does setpgid(0, 0) too, but only when it gets to run: until then its group does not exist,
+        // and a kill(-pid) by a worker that adopted the pid at once (its connection had closed) would fail with
+        // ESRCH and leave the command running. Setting it from here as well means the group exists before the
+        // pid is returned. EACCES (the child has already exec'd, having set it itself) is harmless.
+        ::setpgid(pid, pid);
+    }
     if (pid != 0) return pid;
     ::setpgid(0, 0);
     const int devnull = ::open("/dev/null", O_RDONLY);
@@ -83,8 +95,17 @@ std::vector<char*> c_array(const std::vector<std::string>& strings)
 ChildLauncher::Launch::~Launch()
 {
     if (pid <= 0) return;
-    ::kill(-pid, SIGKILL);
+    kill_child_group(pid, pidfd.get(), SIGKILL);
     ::waitpid(pid, nullptr, 0);
+}
+
+void kill_child_group(pid_t pid, int pidfd, int sig)
+{
+    const bool group_missed = ::kill(-pid, sig) != 0;
+    // The leader through its pidfd as well, in case the group kill missed it: a pidfd names this process and no
+    // other, so unlike a pid it cannot hit an unrelated process that reused the number. SIGKILL twice is
+    // harmless; other signals only when the group kill failed, so a command that handles SIGTERM sees it once.
+    if (pidfd >= 0 && (sig == SIGKILL || group_missed)) pidfd_send_signal(pidfd, sig);
 }
 
 std::shared_ptr<ChildLauncher::Launch> launch_child(const ChildLauncher::Job& job)

@@ -78,7 +78,11 @@ private:
     std::thread thread_; // last: starts after everything it uses exists
 };
 
-// Starts `job` on the calling thread (exposed for the launcher thread and for tests).
+// Starts `job` on the calling thread (exposed for the launcher thread and for tests). Once it returns a pid, the
+// child is in its own process group (pgid == pid): a kill(-pid) cannot miss it.
 std::shared_ptr<ChildLauncher::Launch> launch_child(const ChildLauncher::Job& job);
+
+// Sends `sig` to a child's process group and, through `pidfd` (if >= 0), to the child itself.
+void kill_child_group(pid_t pid, int pidfd, int sig);
 
 } // namespace ringd::engine

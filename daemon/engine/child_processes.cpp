@@ -154,7 +154,7 @@ void ChildProcesses::on_launched(ChildLauncher::Launch& launch, Clock::time_poin
     c.out_fd = std::move(launch.stdout_read);
     c.err_fd = std::move(launch.stderr_read);
     // Its connection closed, or the worker gave up on its children, while it was being started.
-    if (c.orphaned) ::kill(-c.pid, SIGKILL);
+    if (c.orphaned) kill_child_group(c.pid, c.pidfd.get(), SIGKILL);
 
     io_uring_sqe* sqe = worker_.ring().sqe();
     io_uring_prep_poll_add(sqe, c.pidfd.get(), POLLIN);
@@ -260,7 +260,7 @@ void ChildProcesses::forget_connection(uint32_t conn_index, uint32_t conn_genera
         Child& c = *child;
         if (!c.in_use || c.orphaned || c.conn_index != conn_index || c.conn_generation != conn_generation) continue;
         c.orphaned = true;
-        if (c.pid > 0) ::kill(-c.pid, SIGKILL); // else on_launched kills it
+        if (c.pid > 0) kill_child_group(c.pid, c.pidfd.get(), SIGKILL); // else on_launched kills it
     }
 }
 
@@ -277,13 +277,13 @@ std::optional<Clock::time_point> ChildProcesses::run_deadlines(Clock::time_point
         if (c.term_at && *c.term_at <= now) {
             c.timed_out = true;
             c.term_at.reset();
-            ::kill(-c.pid, SIGTERM);
+            kill_child_group(c.pid, c.pidfd.get(), SIGTERM);
             c.kill_at = now + kill_grace;
         }
         if (c.kill_at && *c.kill_at <= now) {
             c.kill_at.reset();
             if (!c.exited) {
-                ::kill(-c.pid, SIGKILL);
+                kill_child_group(c.pid, c.pidfd.get(), SIGKILL);
             } else {
                 give_up_on_pipes(c);
             }
@@ -312,7 +312,7 @@ void ChildProcesses::kill_all()
     for (auto& child : children_) {
         if (!child->in_use) continue;
         if (child->pid > 0) {
-            ::kill(-child->pid, SIGKILL);
+            kill_child_group(child->pid, child->pidfd.get(), SIGKILL);
         } else {
             child->orphaned = true; // on_launched kills it
         }

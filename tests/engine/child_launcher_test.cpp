@@ -1,5 +1,6 @@
 // ChildLauncher: a started child is owned by its Launch until adopted; failures come back as errno; the
-// thread delivers every job it was given.
+// thread delivers every job it was given. Both ways of starting (posix_spawn, fork_as for run_as) give the
+// child its process group before the launch returns. The run_as cases need root; without it they say so and pass.
 #include "engine/child_launcher.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,6 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
+#include <poll.h>
+#include <pwd.h>
 #include <set>
 #include <signal.h>
 #include <string>
@@ -38,6 +42,38 @@ std::string read_all(int fd)
     while ((n = ::read(fd, buf, sizeof buf)) > 0)
         out.append(buf, std::size_t(n));
     return out;
+}
+
+// The same job, run as nobody (through fork_as); nullopt when this process cannot switch users.
+std::optional<ChildLauncher::Job> as_nobody(ChildLauncher::Job job)
+{
+    const passwd* pw = ::getpwnam("nobody");
+    if (::geteuid() != 0 || pw == nullptr) return std::nullopt;
+    job.run_as_uid = pw->pw_uid;
+    job.run_as_gid = pw->pw_gid;
+    return job;
+}
+
+bool can_run_as_nobody()
+{
+    if (as_nobody(ChildLauncher::Job{})) return true;
+    WARN("not root (or no user nobody): the run_as (fork_as) part of this test is skipped");
+    return false;
+}
+
+// Adopts the launch's child as the worker does, and waits (at most 10 s) for its exit status.
+std::optional<int> wait_exit(ChildLauncher::Launch& launch)
+{
+    const pid_t pid = std::exchange(launch.pid, -1);
+    pollfd p{launch.pidfd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 10'000) != 1) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return std::nullopt;
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, 0) != pid) return std::nullopt;
+    return status;
 }
 
 std::multiset<std::string> thread_names()
@@ -129,5 +165,60 @@ TEST_CASE("the launcher thread delivers every job, in order, with its slot and g
         CHECK(delivered[i]->slot == i);
         CHECK(delivered[i]->generation == 100 + i);
         CHECK(delivered[i]->error == 0);
+    }
+}
+
+TEST_CASE("the child's process group exists as soon as the launch returns, so killing it right away never misses")
+{
+    // A worker whose connection closed while the command was being started kills the group the moment it
+    // adopts the pid. fork_as used to return before the child had run setpgid(0, 0): that kill failed (ESRCH)
+    // and the command ran on. Bounded: at most 200 launches or 20 s.
+    std::vector<ChildLauncher::Job> jobs = {job_for("/bin/sleep", {"sleep", "30"})};
+    if (can_run_as_nobody()) jobs.push_back(*as_nobody(jobs.front()));
+    for (const auto& job : jobs) {
+        INFO("run_as uid " << job.run_as_uid);
+        int launched = 0;
+        int missed = 0;
+        int survivors = 0;
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        for (int i = 0; i < 200 && std::chrono::steady_clock::now() < give_up; ++i) {
+            auto launch = launch_child(job);
+            REQUIRE(launch->error == 0);
+            ++launched;
+            const pid_t pid = std::exchange(launch->pid, -1);
+            if (::kill(-pid, SIGKILL) != 0) ++missed;
+            pollfd p{launch->pidfd.get(), POLLIN, 0};
+            if (::poll(&p, 1, 5'000) != 1) {
+                ++survivors;
+                ::kill(pid, SIGKILL); // don't leave it behind for 30 s
+            }
+            ::waitpid(pid, nullptr, 0);
+        }
+        CHECK(launched > 20);
+        CHECK(missed == 0);
+        CHECK(survivors == 0);
+    }
+}
+
+TEST_CASE("kill_child_group reaches the leader through its pidfd even when it left its group")
+{
+    // The leader moves itself into ringd's own process group: kill(-pid) finds nobody (ESRCH), the pidfd
+    // still names it.
+    std::vector<ChildLauncher::Job> jobs = {job_for("/usr/bin/perl", {"perl"})};
+    if (can_run_as_nobody()) jobs.push_back(*as_nobody(jobs.front()));
+    for (auto job : jobs) {
+        INFO("run_as uid " << job.run_as_uid);
+        job.argv = {"perl", "-e",
+                    "setpgrp(0, " + std::to_string(::getpgrp()) + ") or die $!; $| = 1; print qq(moved\n); sleep 30"};
+        auto launch = launch_child(job);
+        REQUIRE(launch->error == 0);
+        char buf[6] = {};
+        REQUIRE(::read(launch->stdout_read.get(), buf, sizeof buf) == 6); // it has moved
+        REQUIRE(::kill(-launch->pid, 0) == -1);
+        ringd::engine::kill_child_group(launch->pid, launch->pidfd.get(), SIGKILL);
+        const auto status = wait_exit(*launch);
+        REQUIRE(status.has_value());
+        CHECK(WIFSIGNALED(*status));
+        CHECK(WTERMSIG(*status) == SIGKILL);
     }
 }
