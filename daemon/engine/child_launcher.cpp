@@ -25,31 +25,83 @@ int pidfd_send_signal(int pidfd, int sig)
     return int(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-// Only when the child must run as another user: posix_spawn cannot change credentials. Between fork and
-// exec only async-signal-safe calls are made.
-pid_t fork_as(const char* program, char* const* argv, char* const* envp, const char* cwd, int out_fd, int err_fd,
-              int64_t uid, int64_t gid)
+// What fork_as's child sends back through its error pipe when a step before execve fails.
+struct SetupFailure {
+    int step; // a ringd_spawn_step
+    int error;
+};
+
+// In fork_as's child: report the failed step to the parent, then exit without running anything.
+[[noreturn]] void fail_setup(int report_fd, ringd_spawn_step step)
 {
-    const pid_t pid = ::fork();
-    if (pid > 0) {
-        // The child does setpgid(0, 0) too, but only when it gets to run: until then its group does not exist,
-        // and a kill(-pid) by a worker that adopted the pid at once (its connection had closed) would fail with
-        // ESRCH and leave the command running. Setting it from here as well means the group exists before the
-        // pid is returned. EACCES (the child has already exec'd, having set it itself) is harmless.
-        ::setpgid(pid, pid);
-    }
-    if (pid != 0) return pid;
-    ::setpgid(0, 0);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(126);
-    if (gid >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(gid)) != 0)) ::_exit(126);
-    if (uid >= 0 && ::setuid(uid_t(uid)) != 0) ::_exit(126);
-    if (::chdir(cwd) != 0) ::_exit(126);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(program, argv, envp);
+    const SetupFailure failure{step, errno};
+    // A write of fewer than PIPE_BUF bytes to a pipe is atomic; if even this fails, the parent sees EOF after
+    // _exit and the command's exit status 127.
+    [[maybe_unused]] const ssize_t n = ::write(report_fd, &failure, sizeof failure);
     ::_exit(127);
+}
+
+// Only when the child must run as another user: posix_spawn cannot change credentials. Between fork and
+// exec only async-signal-safe calls are made. Returns the pid once the child has called execve, or -1 with
+// `err` and `step` set (the child has then been reaped): like posix_spawn, which also waits for the exec.
+pid_t fork_as(const char* program, char* const* argv, char* const* envp, const char* cwd, int out_fd, int err_fd,
+              int64_t uid, int64_t gid, int& err, ringd_spawn_step& step)
+{
+    // The child writes a SetupFailure here if a step fails; a successful execve closes it (O_CLOEXEC), so EOF
+    // means the command is running.
+    int report[2];
+    if (::pipe2(report, O_CLOEXEC) != 0) {
+        err = errno;
+        step = RINGD_SPAWN_STEP_HOST;
+        return -1;
+    }
+    UniqueFd report_r(report[0]), report_w(report[1]);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        err = errno;
+        step = RINGD_SPAWN_STEP_HOST;
+        return -1;
+    }
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        const int devnull = ::open("/dev/null", O_RDONLY);
+        if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
+            fail_setup(report_w.get(), RINGD_SPAWN_STEP_STDIO);
+        }
+        if (gid >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(gid)) != 0)) {
+            fail_setup(report_w.get(), RINGD_SPAWN_STEP_CREDENTIALS);
+        }
+        if (uid >= 0 && ::setuid(uid_t(uid)) != 0) fail_setup(report_w.get(), RINGD_SPAWN_STEP_CREDENTIALS);
+        if (::chdir(cwd) != 0) fail_setup(report_w.get(), RINGD_SPAWN_STEP_CWD);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::execve(program, argv, envp);
+        fail_setup(report_w.get(), RINGD_SPAWN_STEP_EXEC);
+    }
+    // The child does setpgid(0, 0) too, but only when it gets to run: until then its group does not exist, and a
+    // kill(-pid) by a worker that adopted the pid at once (its connection had closed) would fail with ESRCH and
+    // leave the command running. Setting it from here as well means the group exists before the pid is
+    // returned. EACCES (the child has already exec'd, having set it itself) is harmless.
+    ::setpgid(pid, pid);
+    report_w.reset();
+    SetupFailure failure{};
+    ssize_t n;
+    do {
+        n = ::read(report_r.get(), &failure, sizeof failure);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) return pid;
+    if (n == ssize_t(sizeof failure)) {
+        err = failure.error;
+        step = ringd_spawn_step(failure.step);
+    } else {
+        // Cannot happen with a pipe of our own; don't leave a child whose state is unknown.
+        err = n < 0 ? errno : EIO;
+        step = RINGD_SPAWN_STEP_HOST;
+        ::kill(pid, SIGKILL);
+    }
+    ::waitpid(pid, nullptr, 0);
+    return -1;
 }
 
 pid_t spawn_plain(const char* program, char* const* argv, char* const* envp, const char* cwd, int out_fd, int err_fd,
@@ -117,11 +169,13 @@ std::shared_ptr<ChildLauncher::Launch> launch_child(const ChildLauncher::Job& jo
     int err_pipe[2];
     if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
         launch->error = errno;
+        launch->step = RINGD_SPAWN_STEP_HOST;
         return launch;
     }
     UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
     if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
         launch->error = errno;
+        launch->step = RINGD_SPAWN_STEP_HOST;
         return launch;
     }
     UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
@@ -130,16 +184,17 @@ std::shared_ptr<ChildLauncher::Launch> launch_child(const ChildLauncher::Job& jo
     const std::vector<char*> envp = c_array(job.envp);
     pid_t pid;
     int err = 0;
+    ringd_spawn_step step = RINGD_SPAWN_STEP_EXEC;
     if (job.run_as_uid >= 0 || job.run_as_gid >= 0) {
         pid = fork_as(job.program.c_str(), argv.data(), envp.data(), job.cwd.c_str(), out_w.get(), err_w.get(),
-                      job.run_as_uid, job.run_as_gid);
-        if (pid < 0) err = errno;
+                      job.run_as_uid, job.run_as_gid, err, step);
     } else {
         pid =
             spawn_plain(job.program.c_str(), argv.data(), envp.data(), job.cwd.c_str(), out_w.get(), err_w.get(), err);
     }
     if (pid < 0) {
         launch->error = err;
+        launch->step = step;
         return launch;
     }
     launch->pid = pid; // from here on the Launch owns the process: any early return kills and reaps it
@@ -147,6 +202,7 @@ std::shared_ptr<ChildLauncher::Launch> launch_child(const ChildLauncher::Job& jo
     if (!launch->pidfd) {
         // Without a pidfd the worker cannot watch it through the ring; don't leave it running unobserved.
         launch->error = errno;
+        launch->step = RINGD_SPAWN_STEP_HOST;
         return launch;
     }
     launch->stdout_read = std::move(out_r);

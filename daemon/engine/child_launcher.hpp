@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <ringd/plugin.h>
 #include <string>
 #include <sys/types.h>
 #include <thread>
@@ -39,7 +40,8 @@ public:
         int64_t run_as_gid = -1;
     };
 
-    // The started child (error == 0) or why it could not be started (a positive errno; nothing runs then).
+    // The started child (error == 0) or why it could not be started (a positive errno and the step that failed;
+    // nothing runs then).
     struct Launch {
         Launch() = default;
         Launch(const Launch&) = delete;
@@ -49,6 +51,7 @@ public:
         uint32_t slot = 0;
         uint32_t generation = 0;
         int error = 0;
+        ringd_spawn_step step = RINGD_SPAWN_STEP_EXEC;
         pid_t pid = -1; // the adopter sets it to -1 once it owns the process
         UniqueFd pidfd;
         UniqueFd stdout_read;

@@ -142,6 +142,7 @@ void ChildProcesses::on_launched(ChildLauncher::Launch& launch, Clock::time_poin
             ringd_spawn_result r{};
             r.struct_size = sizeof r;
             r.spawn_error = launch.error;
+            r.spawn_step = launch.step;
             r.exit_code = -1;
             r.duration_us = uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count());
             worker_.deliver_spawn_result(c.conn_index, c.conn_generation, c.done, c.ctx, r);

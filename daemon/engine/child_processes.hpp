@@ -1,13 +1,13 @@
 // ChildProcesses: commands spawned for plugins (ringd_host.spawn), run without ever blocking the worker.
 //
 // spawn() checks the program and takes a child slot; the ChildLauncher thread starts the process and
-// on_launched() adopts it (or reports the errno as spawn_error). Each child gets stdin from /dev/null, stdout and
-// stderr pipes read through the ring, its own process group, and a pidfd polled through the ring to observe its exit. A
-// timeout sends SIGTERM to the whole group, then SIGKILL a second later. The result goes back to the connection once
-// the child has exited and both pipes are at EOF (or the group was killed). If the connection closes first, the group
-// is killed and the child reaped; the plugin's callback is not called. Those kills also reach the command itself
-// through its pidfd (kill_child_group). When the command itself exits, whatever is left in its process group is killed:
-// no command leaves processes behind (only one that calls setsid() escapes).
+// on_launched() adopts it (or reports the errno and the failed step as spawn_error and spawn_step). Each child gets
+// stdin from /dev/null, stdout and stderr pipes read through the ring, its own process group, and a pidfd polled
+// through the ring to observe its exit. A timeout sends SIGTERM to the whole group, then SIGKILL a second later. The
+// result goes back to the connection once the child has exited and both pipes are at EOF (or the group was killed). If
+// the connection closes first, the group is killed and the child reaped; the plugin's callback is not called. Those
+// kills also reach the command itself through its pidfd (kill_child_group). When the command itself exits, whatever is
+// left in its process group is killed: no command leaves processes behind (only one that calls setsid() escapes).
 #pragma once
 
 #include "engine/child_launcher.hpp"

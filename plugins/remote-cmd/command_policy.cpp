@@ -103,10 +103,26 @@ std::optional<std::string> find_in_search_path(std::string_view name)
     return std::nullopt;
 }
 
-Failure spawn_failure(const std::string& name, int error)
+Failure spawn_failure(const std::string& name, int error, int step, const std::string& run_as)
 {
-    if (error == ENOENT) return failure(ErrorKind::not_found, "command not found: " + shown(name));
     const std::string why = std::strerror(error);
+    switch (step) {
+    case RINGD_SPAWN_STEP_CREDENTIALS:
+        // The command exists and is allowed; ringd (typically lacking CAP_SETUID/CAP_SETGID) could not become
+        // the configured user. Saying so beats a bare "exit 126" that looks like the command's own.
+        return failure(ErrorKind::cannot_execute,
+                       (run_as.empty() ? "cannot switch user for " + shown(name) : "cannot switch to user " + run_as) +
+                           ": " + why);
+    case RINGD_SPAWN_STEP_CWD:
+        return failure(ErrorKind::internal, "cannot enter the working directory for " + shown(name) + ": " + why);
+    case RINGD_SPAWN_STEP_STDIO:
+        return failure(ErrorKind::internal, "cannot set up stdin/stdout/stderr for " + shown(name) + ": " + why);
+    case RINGD_SPAWN_STEP_HOST:
+        return failure(ErrorKind::internal, "cannot start " + shown(name) + ": " + why);
+    default: // RINGD_SPAWN_STEP_EXEC, or a step this plugin does not know
+        break;
+    }
+    if (error == ENOENT) return failure(ErrorKind::not_found, "command not found: " + shown(name));
     if (error == EACCES || error == ENOEXEC || error == EPERM) {
         return failure(ErrorKind::cannot_execute, "cannot execute " + shown(name) + ": " + why);
     }

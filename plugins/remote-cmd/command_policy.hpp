@@ -6,6 +6,7 @@
 
 #include <array>
 #include <optional>
+#include <ringd/plugin.h>
 #include <set>
 #include <string>
 #include <string_view>
@@ -54,9 +55,12 @@ private:
 // The first executable regular file named `name` in kSearchPath.
 [[nodiscard]] std::optional<std::string> find_in_search_path(std::string_view name);
 
-// The answer for a command the host could not start (spawn() failed at once, or its result says so):
-// ENOENT is not found (127), EACCES/ENOEXEC/EPERM cannot execute (126), anything else internal (125).
-[[nodiscard]] Failure spawn_failure(const std::string& name, int error);
+// The answer for a command the host could not start (spawn() failed at once, or its result says so). `step` is
+// the result's spawn_step. At exec: ENOENT is not found (127), EACCES/ENOEXEC/EPERM cannot execute (126),
+// anything else internal (125). Switching to the run_as user (named by `run_as`) is cannot execute; the other
+// steps before exec (descriptors, working directory) and the host's own resources are internal.
+[[nodiscard]] Failure spawn_failure(const std::string& name, int error, int step = RINGD_SPAWN_STEP_EXEC,
+                                    const std::string& run_as = {});
 
 // Request bytes for a log line: control characters escaped as \xNN, so they cannot forge log lines.
 [[nodiscard]] std::string loggable(std::string_view text);

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -336,7 +337,13 @@ private:
         gate_.release();
         st.phase = Phase::idle;
         if (r.spawn_error != 0) {
-            answer(conn, st, spawn_failure(st.running_name, r.spawn_error));
+            // spawn_step came after spawn_error: an older host leaves it out (step 0, exec, is what it meant).
+            const bool has_step = r.struct_size > offsetof(ringd_spawn_result, spawn_step);
+            const int step = has_step ? r.spawn_step : RINGD_SPAWN_STEP_EXEC;
+            const Failure failure = spawn_failure(st.running_name, r.spawn_error, step, settings_.run_as);
+            // Not the client's doing, and the same for every request until an operator fixes it: say so in the log.
+            if (step == RINGD_SPAWN_STEP_CREDENTIALS) log().warn(failure.message);
+            answer(conn, st, failure);
         } else {
             CommandResult result{r.exit_code,
                                  r.term_signal,

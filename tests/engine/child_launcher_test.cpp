@@ -1,4 +1,4 @@
-// ChildLauncher: a started child is owned by its Launch until adopted; failures come back as errno; the
+// ChildLauncher: a started child is owned by its Launch until adopted; failures come back as errno and step; the
 // thread delivers every job it was given. Both ways of starting (posix_spawn, fork_as for run_as) give the
 // child its process group before the launch returns. The run_as cases need root; without it they say so and pass.
 #include "engine/child_launcher.hpp"
@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <grp.h>
 #include <mutex>
 #include <optional>
 #include <poll.h>
@@ -166,6 +167,60 @@ TEST_CASE("the launcher thread delivers every job, in order, with its slot and g
         CHECK(delivered[i]->generation == 100 + i);
         CHECK(delivered[i]->error == 0);
     }
+}
+
+TEST_CASE("a run_as child whose setup fails reports the step and errno instead of an exit status")
+{
+    if (!can_run_as_nobody()) return;
+    auto bad_cwd = *as_nobody(job_for("/bin/true", {"true"}));
+    bad_cwd.cwd = "/nonexistent-ringd-dir";
+    auto launch = launch_child(bad_cwd);
+    CHECK(launch->error == ENOENT);
+    CHECK(launch->step == RINGD_SPAWN_STEP_CWD);
+    CHECK(launch->pid == -1); // and reaped: nothing left for anyone to adopt
+    CHECK_FALSE(launch->pidfd.valid());
+
+    // execve's own failure, as posix_spawn reports it (it used to be the command's exit status 127).
+    launch = launch_child(*as_nobody(job_for("/nonexistent/ringd-test-program", {"x"})));
+    CHECK(launch->error == ENOENT);
+    CHECK(launch->step == RINGD_SPAWN_STEP_EXEC);
+    CHECK(launch->pid == -1);
+}
+
+TEST_CASE("a run_as child that cannot switch user reports EPERM at the credentials step")
+{
+    // Without CAP_SETGID even dropping the supplementary groups fails, so "run as yourself" is enough: done
+    // in a helper process that first gives up root, if it has it (as a daemon in a user namespace would).
+    int report[2];
+    REQUIRE(::pipe(report) == 0);
+    const pid_t helper = ::fork();
+    REQUIRE(helper >= 0);
+    if (helper == 0) {
+        ::close(report[0]);
+        const passwd* pw = ::getpwnam("nobody");
+        if (::geteuid() == 0 &&
+            (pw == nullptr || ::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)) {
+            ::_exit(2);
+        }
+        auto job = job_for("/bin/true", {"true"});
+        job.run_as_uid = ::geteuid();
+        job.run_as_gid = ::getegid();
+        auto launch = launch_child(job);
+        const int result[3] = {launch->error, launch->step, launch->pid};
+        ::_exit(::write(report[1], result, sizeof result) == ssize_t(sizeof result) ? 0 : 3);
+    }
+    ::close(report[1]);
+    int result[3] = {-1, -1, -1};
+    const ssize_t n = ::read(report[0], result, sizeof result);
+    ::close(report[0]);
+    int status = 0;
+    REQUIRE(::waitpid(helper, &status, 0) == helper);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    REQUIRE(n == ssize_t(sizeof result));
+    CHECK(result[0] == EPERM);
+    CHECK(result[1] == RINGD_SPAWN_STEP_CREDENTIALS);
+    CHECK(result[2] == -1);
 }
 
 TEST_CASE("the child's process group exists as soon as the launch returns, so killing it right away never misses")

@@ -86,11 +86,12 @@ class Ringd:
     """A running ringd with a generated config. Use as a context manager; it is always stopped on exit.
 
     listeners: list of listener dicts; config: extra top-level keys (workers, limits, shutdown_timeout...);
-    config_text: a raw YAML document instead of the generated one; args: extra command-line arguments.
+    config_text: a raw YAML document instead of the generated one; args: extra command-line arguments;
+    prefix: a command that execs ringd (e.g. setpriv with its options), so the pid is still ringd's.
     """
 
     def __init__(self, listeners=None, config=None, config_text=None, args=(), workers=2,
-                 ready_timeout=20.0, env=None, expect_ready=True):
+                 ready_timeout=20.0, env=None, expect_ready=True, prefix=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="ringd-test-")
         self.dir = self.tmp.name
         self.config_path = os.path.join(self.dir, "ringd.yaml")
@@ -99,6 +100,7 @@ class Ringd:
         with open(self.config_path, "w") as f:
             f.write(config_text)
         self.args = list(args)
+        self.prefix = list(prefix)
         self.ready_timeout = ready_timeout
         self.extra_env = env or {}
         self.expect_ready = expect_ready
@@ -116,7 +118,7 @@ class Ringd:
         env.pop("JOURNAL_STREAM", None)
         env.pop("LISTEN_FDS", None)
         env.update(self.extra_env)
-        cmd = [RINGD_BIN, "-c", self.config_path] + self.args
+        cmd = self.prefix + [RINGD_BIN, "-c", self.config_path] + self.args
         self._stderr = open(self.stderr_path, "wb")
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr,

@@ -119,10 +119,21 @@ typedef struct ringd_spawn_request {
     int64_t run_as_gid;      /* -1 = same as ringd */
 } ringd_spawn_request;
 
+/* Which step of starting a child failed (ringd_spawn_result.spawn_step, meaningful when spawn_error != 0). */
+typedef enum ringd_spawn_step {
+    RINGD_SPAWN_STEP_EXEC = 0,        /* execve itself; also any failure of a child started without run_as, whose
+                                         posix_spawn cannot tell its steps apart */
+    RINGD_SPAWN_STEP_HOST = 1,        /* the host's own resources: pipes, fork, pidfd */
+    RINGD_SPAWN_STEP_STDIO = 2,       /* /dev/null and the output pipes onto descriptors 0, 1 and 2 */
+    RINGD_SPAWN_STEP_CREDENTIALS = 3, /* dropping supplementary groups, setgid, setuid for run_as */
+    RINGD_SPAWN_STEP_CWD = 4          /* chdir to the request's cwd */
+} ringd_spawn_step;
+
 /* What a finished child produced. Owned by the host; valid only during the completion callback. */
 typedef struct ringd_spawn_result {
     uint32_t struct_size;
-    int spawn_error;      /* 0, or a positive errno if the child could not be started (then nothing ran) */
+    int spawn_error;      /* 0, or a positive errno if the child could not be started (then nothing ran;
+                             spawn_step says which step failed) */
     int exit_code;        /* exit status if the child exited, else -1 */
     int term_signal;      /* signal number if the child was killed by a signal, else 0 */
     int timed_out;        /* 1 if the timeout fired */
@@ -132,6 +143,8 @@ typedef struct ringd_spawn_result {
     size_t stdout_len;
     const uint8_t* stderr_data;
     size_t stderr_len;
+    int spawn_step; /* a ringd_spawn_step, with spawn_error. Appended later: an older host does not set it, so
+                       read it only if struct_size > offsetof(ringd_spawn_result, spawn_step) */
 } ringd_spawn_result;
 
 /* Called on the connection's worker thread once the child has exited and its pipes are drained. Not called
@@ -207,7 +220,8 @@ typedef struct ringd_host {
      * process group, stdout/stderr collected through the ring, exit observed through a pidfd.
      * done(ctx, conn, result) runs when it has finished. Returns 0 or a negative errno (then done is never
      * called): -EINVAL, or -ENOENT/-EACCES when argv[0] is not found or not executable. The process itself is
-     * started off the worker thread; if that fails (e.g. ENOEXEC), done runs with result->spawn_error set. */
+     * started off the worker thread; if that fails (e.g. ENOEXEC, or EPERM switching to run_as_uid), done runs
+     * with result->spawn_error and result->spawn_step set. */
     int (*spawn)(ringd_conn* conn, const ringd_spawn_request* request, ringd_spawn_done_fn done, void* ctx);
 
     /* Credentials of the peer process (SO_PEERCRED) on Unix-socket connections; -ENOTSUP-like errors

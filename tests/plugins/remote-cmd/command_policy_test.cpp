@@ -3,6 +3,7 @@
 #include "command_policy.hpp"
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 
 using namespace ringd::remote_cmd;
 using Argv = std::vector<std::string>;
@@ -156,4 +157,22 @@ TEST_CASE("loggable escapes control characters", "[policy]")
     CHECK(loggable("ls -l") == "ls -l");
     CHECK(loggable("a\nb\r\x1b[31m\x7f") == "a\\x0ab\\x0d\\x1b[31m\\x7f");
     CHECK(loggable("h\xc3\xa9") == "h\xc3\xa9");
+}
+
+TEST_CASE("spawn failures: exec errors by errno, earlier steps by step", "[policy]")
+{
+    CHECK(spawn_failure("date", ENOENT).kind == ErrorKind::not_found);
+    CHECK(spawn_failure("date", ENOEXEC).message == "cannot execute date: Exec format error");
+    CHECK(spawn_failure("date", EAGAIN).kind == ErrorKind::internal);
+
+    const Failure user = spawn_failure("date", EPERM, RINGD_SPAWN_STEP_CREDENTIALS, "nobody");
+    CHECK(user.kind == ErrorKind::cannot_execute);
+    CHECK(user.message == "cannot switch to user nobody: Operation not permitted");
+    CHECK(spawn_failure("date", EPERM, RINGD_SPAWN_STEP_CREDENTIALS).message ==
+          "cannot switch user for date: Operation not permitted");
+    CHECK(spawn_failure("date", ENOENT, RINGD_SPAWN_STEP_CWD).kind == ErrorKind::internal);
+    CHECK(spawn_failure("date", EBADF, RINGD_SPAWN_STEP_STDIO).message ==
+          "cannot set up stdin/stdout/stderr for date: Bad file descriptor");
+    CHECK(spawn_failure("date", EMFILE, RINGD_SPAWN_STEP_HOST).message == "cannot start date: Too many open files");
+    CHECK(spawn_failure("date", EACCES, 99).kind == ErrorKind::cannot_execute); // a newer host's step: as exec
 }

@@ -342,12 +342,13 @@ public:
         c.transmit(); // ringd frees the output queue only after on_close
     }
     // Completes the oldest pending spawn of `c` with `r` (output views must stay valid during the call).
-    void complete(ringd_conn& c, ringd_spawn_result r)
+    // `struct_size` below sizeof r plays an older host that knew fewer fields.
+    void complete(ringd_conn& c, ringd_spawn_result r, uint32_t struct_size = sizeof(ringd_spawn_result))
     {
         REQUIRE_FALSE(c.spawns.empty());
         SpawnCall call = std::move(c.spawns.front());
         c.spawns.erase(c.spawns.begin());
-        r.struct_size = sizeof r;
+        r.struct_size = struct_size;
         call.done(call.ctx, &c, &r);
     }
     void complete_ok(ringd_conn& c, std::string_view out = "", std::string_view err = "", int exit_code = 0)

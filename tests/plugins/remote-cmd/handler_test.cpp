@@ -3,7 +3,10 @@
 // credentials, and the concurrency gate across connections.
 #include "fake_host.hpp"
 
+#include <cstddef>
 #include <nlohmann/json.hpp>
+#include <pwd.h>
+#include <unistd.h>
 
 using fake::Plugin;
 using Json = nlohmann::json;
@@ -628,6 +631,50 @@ TEST_CASE("run_as is passed to spawn", "[handler]")
     REQUIRE(c.spawns.size() == 1);
     CHECK(c.spawns.front().uid == 65534);
     CHECK(c.spawns.front().gid == 65534);
+}
+
+TEST_CASE("a failure before exec names its step; an older host's result is read as an exec failure", "[handler]")
+{
+    // run_as as ringd's own user is accepted without root, so this runs either way.
+    const passwd* me = ::getpwuid(::geteuid());
+    REQUIRE(me != nullptr);
+    const std::string user = me->pw_name;
+    Plugin p("protocol: framed\nallow: [date]\nrun_as: " + user + "\n");
+    REQUIRE(p.created());
+    ringd_conn& c = p.open();
+    const std::string request = frame(R"({"argv":["date"]})");
+
+    fake::g_log.clear();
+    p.data(c, request);
+    ringd_spawn_result res{};
+    res.exit_code = -1;
+    res.spawn_error = EPERM;
+    res.spawn_step = RINGD_SPAWN_STEP_CREDENTIALS;
+    p.complete(c, res);
+    Reply r = one_reply(c, true);
+    CHECK(r.header["ok"] == false);
+    CHECK(r.header["error_code"] == "cannot_execute");
+    CHECK(r.header["error"] == "cannot switch to user " + user + ": Operation not permitted");
+    bool logged = false; // the operator has to fix it, so the log says it too
+    for (const auto& line : fake::g_log)
+        logged = logged || line.find("cannot switch to user " + user) != std::string::npos;
+    CHECK(logged);
+
+    p.data(c, request);
+    res.spawn_error = ENOENT;
+    res.spawn_step = RINGD_SPAWN_STEP_CWD;
+    p.complete(c, res);
+    r = one_reply(c, true);
+    CHECK(r.header["error_code"] == "internal"); // not "command not found": date exists
+    CHECK(r.header["error"] == "cannot enter the working directory for date: No such file or directory");
+
+    p.data(c, request);
+    res.spawn_error = EPERM;
+    res.spawn_step = RINGD_SPAWN_STEP_CREDENTIALS; // beyond what this host's struct_size covers: not read
+    p.complete(c, res, uint32_t(offsetof(ringd_spawn_result, spawn_step)));
+    r = one_reply(c, true);
+    CHECK(r.header["error_code"] == "cannot_execute");
+    CHECK(r.header["error"] == "cannot execute date: Operation not permitted");
 }
 
 TEST_CASE("end to end with a real child", "[handler]")

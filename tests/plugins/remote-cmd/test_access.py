@@ -4,6 +4,7 @@ when not root."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -237,6 +238,22 @@ class RunAs(unittest.TestCase):
                         except OSError:
                             pass
                     time.sleep(0.2)
+
+    @unittest.skipUnless(shutil.which("setpriv"), "needs setpriv (util-linux)")
+    def test_failing_to_switch_user_is_reported_as_such(self):
+        # ringd as root but without CAP_SETGID/CAP_SETUID (as under a restrictive systemd unit): the command
+        # cannot become nobody. The client used to get ok:true with exit_code 126 and no word why.
+        (port,) = free_ports(1)
+        with Ringd(listeners=[remote_cmd_listener("cmd", tcp(port), protocol="framed", allow=["id"],
+                                                  run_as="nobody")],
+                   prefix=["setpriv", "--bounding-set", "-setgid,-setuid", "--"]) as d:
+            with connect(port) as s:
+                header, out, err = framed_request(s, {"argv": ["id", "-u"]})
+            self.assertIs(header["ok"], False, header)
+            self.assertEqual(header["error_code"], "cannot_execute")
+            self.assertEqual(header["error"], "cannot switch to user nobody: Operation not permitted")
+            self.assertEqual(out, b"")
+            self.assertIn("cannot switch to user nobody", d.log())
 
 
 class CheckConfig(unittest.TestCase):
