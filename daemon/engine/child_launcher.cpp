@@ -63,6 +63,10 @@ pid_t fork_as(const char* program, char* const* argv, char* const* envp, const c
         return -1;
     }
     if (pid == 0) {
+        // Nothing of ringd's may run here: no signal handler until the dispositions are reset.
+        sigset_t all;
+        sigfillset(&all);
+        ::sigprocmask(SIG_SETMASK, &all, nullptr);
         ::setpgid(0, 0);
         const int devnull = ::open("/dev/null", O_RDONLY);
         if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
@@ -73,6 +77,15 @@ pid_t fork_as(const char* program, char* const* argv, char* const* envp, const c
         }
         if (uid >= 0 && ::setuid(uid_t(uid)) != 0) fail_setup(report_w.get(), RINGD_SPAWN_STEP_CREDENTIALS);
         if (::chdir(cwd) != 0) fail_setup(report_w.get(), RINGD_SPAWN_STEP_CWD);
+        // The same signal state as spawn_plain gives (POSIX_SPAWN_SETSIGDEF for every signal, an empty mask):
+        // execve resets caught signals but keeps ignored ones, and ringd ignores SIGPIPE, so without this a
+        // command run as another user would get EPIPE instead of dying when its reader goes away: in
+        // `yes | head`, yes complains "Broken pipe"; a program that ignores write errors would run on.
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        for (int sig = 1; sig < NSIG; ++sig)
+            ::sigaction(sig, &dfl, nullptr); // EINVAL for SIGKILL, SIGSTOP and libc's internal ones: fine
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -1,6 +1,7 @@
 // ChildLauncher: a started child is owned by its Launch until adopted; failures come back as errno and step; the
 // thread delivers every job it was given. Both ways of starting (posix_spawn, fork_as for run_as) give the
-// child its process group before the launch returns. The run_as cases need root; without it they say so and pass.
+// child its process group before the launch returns, and the same signal state. The run_as cases need root; without it
+// they say so and pass.
 #include "engine/child_launcher.hpp"
 
 #include <catch2/catch.hpp>
@@ -75,6 +76,24 @@ std::optional<int> wait_exit(ChildLauncher::Launch& launch)
     int status = 0;
     if (::waitpid(pid, &status, 0) != pid) return std::nullopt;
     return status;
+}
+
+// A mask line of /proc/self/status ("SigIgn", "SigBlk": one bit per signal, bit n-1 for signal n) in `job`'s child.
+uint64_t child_signal_mask(ChildLauncher::Job job, const std::string& key)
+{
+    job.program = "/bin/grep";
+    job.argv = {"grep", "^" + key + ":", "/proc/self/status"};
+    auto launch = launch_child(job);
+    REQUIRE(launch->error == 0);
+    const std::string line = read_all(launch->stdout_read.get());
+    CHECK(wait_exit(*launch) == std::optional<int>(0));
+    REQUIRE(line.size() > key.size() + 2);
+    return std::stoull(line.substr(key.size() + 1), nullptr, 16);
+}
+
+constexpr uint64_t signal_bit(int sig)
+{
+    return uint64_t(1) << (sig - 1);
 }
 
 std::multiset<std::string> thread_names()
@@ -276,4 +295,35 @@ TEST_CASE("kill_child_group reaches the leader through its pidfd even when it le
         CHECK(WIFSIGNALED(*status));
         CHECK(WTERMSIG(*status) == SIGKILL);
     }
+}
+
+TEST_CASE("the child starts with default signal dispositions and an empty mask, however it was started")
+{
+    // As in ringd: SIGPIPE ignored, the signals read through signalfd blocked. The child must get neither: a
+    // command that ignores SIGPIPE gets EPIPE instead of dying when the reader of its output goes away.
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    struct sigaction old_pipe {};
+    REQUIRE(::sigaction(SIGPIPE, &ignore, &old_pipe) == 0);
+    sigset_t blocked, old_mask;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGHUP);
+    REQUIRE(::pthread_sigmask(SIG_BLOCK, &blocked, &old_mask) == 0);
+
+    // glibc's posix_spawn leaves its two internal signals (32 and 33, which glibc programs cannot even name)
+    // ignored in the child; every signal a command can use is at its default in both paths.
+    const uint64_t glibc_internal = signal_bit(32) | signal_bit(33);
+    std::vector<ChildLauncher::Job> jobs = {job_for("", {})};
+    if (can_run_as_nobody()) jobs.push_back(*as_nobody(jobs.front()));
+    for (const auto& job : jobs) {
+        INFO("run_as uid " << job.run_as_uid);
+        const uint64_t ignored = child_signal_mask(job, "SigIgn");
+        CHECK((ignored & signal_bit(SIGPIPE)) == 0);
+        CHECK((ignored & ~glibc_internal) == 0);
+        CHECK(child_signal_mask(job, "SigBlk") == 0);
+    }
+
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    ::sigaction(SIGPIPE, &old_pipe, nullptr);
 }

@@ -191,6 +191,16 @@ class RunAs(unittest.TestCase):
                 _, out, _ = framed_request(s, {"argv": ["id", "-G"]})
                 self.assertEqual(out.split(), [b"65534"])
 
+    def test_commands_get_default_sigpipe(self):
+        # ringd ignores SIGPIPE; a command must not inherit that, or `yes` in a pipeline fails on EPIPE instead
+        # of dying quietly of SIGPIPE when `head` has had enough.
+        (port,) = free_ports(1)
+        with Ringd(listeners=[remote_cmd_listener("cmd", tcp(port), protocol="framed", allow=["sh"],
+                                                  run_as="nobody")]):
+            with connect(port) as s:
+                header, out, err = framed_request(s, {"argv": ["sh", "-c", "yes | head -c 4"]})
+                self.assertEqual((header["exit_code"], out, err), (0, b"y\ny\n", b""))
+
     def test_commands_of_connections_reset_at_once_stay_within_max_concurrent(self):
         # A connection reset while its command is being started: the worker kills the command's group the
         # moment it adopts the pid. fork_as used to hand the pid over before the child had made its group, so
