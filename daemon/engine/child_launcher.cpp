@@ -25,6 +25,14 @@ int pidfd_send_signal(int pidfd, int sig)
     return int(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
+// dup2 for fork_as's child. When `fd` already is `target` (ringd started with that descriptor closed), dup2 would
+// leave it close-on-exec; clear the flag instead, as posix_spawn_file_actions_adddup2 does.
+bool move_fd(int fd, int target)
+{
+    if (fd == target) return ::fcntl(fd, F_SETFD, 0) == 0;
+    return ::dup2(fd, target) >= 0;
+}
+
 // What fork_as's child sends back through its error pipe when a step before execve fails.
 struct SetupFailure {
     int step; // a ringd_spawn_step
@@ -68,8 +76,9 @@ pid_t fork_as(const char* program, char* const* argv, char* const* envp, const c
         sigfillset(&all);
         ::sigprocmask(SIG_SETMASK, &all, nullptr);
         ::setpgid(0, 0);
-        const int devnull = ::open("/dev/null", O_RDONLY);
-        if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
+        // Close-on-exec, like every other descriptor of ringd's: the command gets 0, 1 and 2 and nothing else.
+        const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0 || !move_fd(devnull, 0) || !move_fd(out_fd, 1) || !move_fd(err_fd, 2)) {
             fail_setup(report_w.get(), RINGD_SPAWN_STEP_STDIO);
         }
         if (gid >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(gid)) != 0)) {
