@@ -62,6 +62,7 @@ struct ChildProcesses::Child {
     int code = 0;
     bool out_eof = false;
     bool err_eof = false;
+    bool gave_up_on_pipes = false; // the leader is gone; what still holds a pipe left the group
     int pending_ops = 0;
     Clock::time_point started{};
     std::optional<Clock::time_point> term_at;
@@ -206,11 +207,20 @@ void ChildProcesses::on_output(uint32_t index, bool is_stderr, int res, Clock::t
 {
     Child& c = *children_[index];
     --c.pending_ops;
-    if (res <= 0) {
+    // After give_up_on_pipes a read that had data completes instead of being cancelled: keep what it read,
+    // but do not read again, or a writer that left the group would keep the command from ever finishing.
+    if (res <= 0 || c.gave_up_on_pipes) {
+        if (res > 0) append_output(c, is_stderr, res);
         (is_stderr ? c.err_eof : c.out_eof) = true;
         maybe_finish(c, now);
         return;
     }
+    append_output(c, is_stderr, res);
+    arm_read(c, is_stderr);
+}
+
+void ChildProcesses::append_output(Child& c, bool is_stderr, int res)
+{
     std::string& sink = is_stderr ? c.err : c.out;
     const char* buf = is_stderr ? c.err_buf.get() : c.out_buf.get();
     const uint64_t kept = c.out.size() + c.err.size();
@@ -218,7 +228,6 @@ void ChildProcesses::on_output(uint32_t index, bool is_stderr, int res, Clock::t
     // Past max_output we keep reading (so the child never blocks on a full pipe) but keep nothing.
     if (uint64_t(res) > room) c.truncated = true;
     sink.append(buf, std::size_t(uint64_t(res) < room ? uint64_t(res) : room));
-    arm_read(c, is_stderr);
 }
 
 void ChildProcesses::maybe_finish(Child& c, Clock::time_point now)
@@ -261,7 +270,9 @@ void ChildProcesses::forget_connection(uint32_t conn_index, uint32_t conn_genera
         Child& c = *child;
         if (!c.in_use || c.orphaned || c.conn_index != conn_index || c.conn_generation != conn_generation) continue;
         c.orphaned = true;
-        if (c.pid > 0) kill_child_group(c.pid, c.pidfd.get(), SIGKILL); // else on_launched kills it
+        // Not once the leader is reaped: its group id may then belong to someone else. (pid <= 0: still being
+        // launched, on_launched kills it.)
+        if (c.pid > 0 && !c.exited) kill_child_group(c.pid, c.pidfd.get(), SIGKILL);
     }
 }
 
@@ -299,6 +310,7 @@ std::optional<Clock::time_point> ChildProcesses::run_deadlines(Clock::time_point
 // cancel the reads, which completes them and lets the result go out with what was collected.
 void ChildProcesses::give_up_on_pipes(Child& c)
 {
+    c.gave_up_on_pipes = true;
     for (bool is_stderr : {false, true}) {
         if (is_stderr ? c.err_eof : c.out_eof) continue;
         io_uring_sqe* sqe = worker_.ring().sqe();
@@ -313,7 +325,7 @@ void ChildProcesses::kill_all()
     for (auto& child : children_) {
         if (!child->in_use) continue;
         if (child->pid > 0) {
-            kill_child_group(child->pid, child->pidfd.get(), SIGKILL);
+            if (!child->exited) kill_child_group(child->pid, child->pidfd.get(), SIGKILL); // see forget_connection
         } else {
             child->orphaned = true; // on_launched kills it
         }

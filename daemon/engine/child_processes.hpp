@@ -54,6 +54,7 @@ private:
     void arm_read(Child& child, bool is_stderr);
     void maybe_finish(Child& child, Clock::time_point now);
     void give_up_on_pipes(Child& child);
+    void append_output(Child& child, bool is_stderr, int res);
     void release(uint32_t index);
 
     Worker& worker_;

@@ -2,6 +2,8 @@
 of the group survives, grandchildren included), max_output truncation, max_concurrent with its bounded wait
 queue and "busy", and that 50 concurrent commands do not slow other traffic on the same daemon."""
 
+import os
+import signal
 import socket
 import statistics
 import threading
@@ -67,6 +69,26 @@ class Timeouts(unittest.TestCase):
         self.assertIs(header["timed_out"], True)
         pgid = leader_pid(out)
         self.assertTrue(wait_until(lambda: not process_group_members(pgid), 3.0), process_group_members(pgid))
+
+    def test_a_writer_that_left_the_group_cannot_hold_the_reply_forever(self):
+        # The leader exits at once; a process it started in a new session (out of reach of the group kill)
+        # keeps writing to the output pipe. A second after the leader's exit the reply must go out with what
+        # was collected. Before, a read that had data re-armed itself for ever: no reply, a busy worker, and a
+        # ringd that did not stop on SIGTERM.
+        script = "setsid sh -c 'echo $$; while :; do echo x; done' & sleep 0.3"
+        writer = None
+        try:
+            with connect(self.port) as s:
+                start = time.monotonic()
+                header, out, _ = framed_request(s, {"argv": ["sh", "-c", script]}, timeout=10)
+                elapsed = time.monotonic() - start
+                writer = int(out.split(b"\n", 1)[0])
+            self.assertIs(header["ok"], True, header)
+            self.assertEqual(header["exit_code"], 0)
+            self.assertLess(elapsed, 4.0)
+        finally:
+            if writer is not None:
+                os.kill(writer, signal.SIGKILL)
 
     def test_requested_timeout_is_capped_by_the_listener(self):
         with connect(self.port) as s:
