@@ -88,9 +88,8 @@ def expect_eof(sock, timeout=5.0):
 
 # -- processes ----------------------------------------------------------------------------------------------
 
-def process_group_members(pgid):
-    """PIDs of live (non-zombie) processes whose process group is `pgid`."""
-    members = []
+def _processes():
+    """(pid, state, ppid, pgrp) of every process in /proc, read from /proc/PID/stat."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -101,9 +100,17 @@ def process_group_members(pgid):
             continue
         # pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses: split after the last ')'.
         fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry))
-    return members
+        yield int(entry), fields[0], int(fields[1]), int(fields[2])
+
+
+def process_group_members(pgid):
+    """PIDs of live (non-zombie) processes whose process group is `pgid`."""
+    return [pid for pid, state, _, pgrp in _processes() if pgrp == pgid and state != "Z"]
+
+
+def children_of(parent):
+    """The pids of the processes whose parent is `parent` (for ringd: the commands not yet reaped)."""
+    return [pid for pid, _, ppid, _ in _processes() if ppid == parent]
 
 
 def wait_until(predicate, timeout=5.0, interval=0.02):

@@ -16,7 +16,8 @@ import unittest
 import uuid
 
 from ringd_harness import PLUGIN_DIR, Ringd, connect, free_ports, main, run_ringd, tcp
-from rc_client import expect_eof, frame, framed_request, read_framed_reply, remote_cmd_listener, unix_connect
+from rc_client import (children_of, expect_eof, frame, framed_request, read_framed_reply, remote_cmd_listener,
+                       unix_connect)
 
 NOBODY = 65534
 
@@ -163,22 +164,6 @@ class PeerCredentials(unittest.TestCase):
         self.assertEqual(out, b"")
 
 
-def ringd_children(pid):
-    """The pids of the processes whose parent is `pid` (the commands ringd has started and not yet reaped)."""
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            children.append(int(entry))
-    return children
-
-
 @unittest.skipUnless(os.geteuid() == 0, "run_as needs root")
 class RunAs(unittest.TestCase):
     def test_commands_run_as_the_configured_user_without_root_groups(self):
@@ -233,7 +218,7 @@ class RunAs(unittest.TestCase):
                 left = []
                 give_up = time.monotonic() + 3
                 while time.monotonic() < give_up:
-                    left = ringd_children(d.pid)
+                    left = children_of(d.pid)
                     if len(left) <= 2:
                         break
                     time.sleep(0.05)
@@ -242,7 +227,7 @@ class RunAs(unittest.TestCase):
             finally:
                 # Don't leave a failure's sleeps running for 30 s; twice, for any still being started.
                 for _ in range(2):
-                    for pid in ringd_children(d.pid):
+                    for pid in children_of(d.pid):
                         try:
                             os.kill(pid, signal.SIGKILL)
                         except OSError:
