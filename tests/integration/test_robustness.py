@@ -10,7 +10,7 @@ import time
 import unittest
 
 from ringd_harness import (Ringd, closed_by_peer, connect, connection_refused_at_once, echo_roundtrip, free_port,
-                           listener, main, recv_exactly, scaled, tcp, tcp_sockets, test_plugin, wait_until)
+                           free_ports, listener, main, recv_exactly, scaled, tcp, tcp_sockets, test_plugin, wait_until)
 
 
 def reset(sock):
@@ -53,9 +53,7 @@ def stable_fd_count(d, settle=0.3, timeout=10.0):
 
 class PeerResets(unittest.TestCase):
     def test_resets_while_ringd_is_sending_cost_nothing(self):
-        echo_port, blast_port = free_port(), free_port()
-        while blast_port == echo_port:
-            blast_port = free_port()
+        echo_port, blast_port = free_ports(2)  # distinct: bound at the same time
         rounds = scaled(20, 8)
         with Ringd(listeners=[listener("echo", tcp(echo_port), "echo-upper"),
                               listener("blast", tcp(blast_port), test_plugin("blaster"),
@@ -204,9 +202,7 @@ class ThrowingPlugins(unittest.TestCase):
             d.assert_exits_cleanly()
 
     def test_raw_plugin_whose_on_open_throws(self):
-        port, good_port = free_port(), free_port()
-        while good_port == port:
-            good_port = free_port()
+        port, good_port = free_ports(2)  # distinct: bound at the same time
         with Ringd(listeners=[listener("raw", tcp(port), test_plugin("raw-throw"), {"throw_on_open": True}),
                               listener("good", tcp(good_port), "echo-upper")]) as d:
             for _ in range(3):
@@ -222,9 +218,7 @@ class CloseRaces(unittest.TestCase):
         # right after. When the shutdown went through io_uring it ran later, on a kernel thread, against
         # whatever socket then had the descriptor number: often a brand-new echo connection, whose client
         # saw EOF before its reply (584 of 120,203 in a 2-worker run). Every echo must get its reply.
-        tod, echo = free_port(), free_port()
-        while echo == tod:
-            echo = free_port()
+        tod, echo = free_ports(2)  # distinct: bound at the same time
         stop_at = time.monotonic() + scaled(3.0, 4.0)
         cut_short, served, failures = [0], [0], []
 
@@ -270,9 +264,7 @@ class BrokenRing(unittest.TestCase):
     def test_a_worker_whose_ring_fails_stops_ringd_with_a_failure_status(self):
         # ring-breaker points the worker's io_uring descriptor at /dev/null: every later io_uring_enter fails
         # with EOPNOTSUPP. Ignoring that spun the worker at 100 % CPU forever, still "healthy" to the watchdog.
-        port, echo_port = free_port(), free_port()
-        while echo_port == port:
-            echo_port = free_port()
+        port, echo_port = free_ports(2)  # distinct: bound at the same time
         with Ringd(listeners=[listener("breaker", tcp(port), test_plugin("ring-breaker")),
                               listener("echo", tcp(echo_port), "echo-upper")]) as d:
             with connect(echo_port) as s:
