@@ -7,6 +7,7 @@
 #include "service/logging.hpp"
 
 #include <cerrno>
+#include <cstddef>
 #include <spdlog/spdlog.h>
 
 namespace ringd::engine {
@@ -49,10 +50,30 @@ uint32_t host_worker_index()
     return Worker::current_index();
 }
 
+// The connection behind a plugin's handle, if the call runs on that connection's worker thread; nullptr for a
+// call from any other thread (another worker, the main thread, a thread of the plugin's own), which must not
+// touch the connection: its worker may be changing it at this very moment. Such calls fail with -EPERM
+// (documented in plugin.h) and are logged, since they are a plugin bug that would otherwise go unnoticed.
+Connection* on_own_worker(ringd_conn* c, const char* call)
+{
+    Worker* here = Worker::current();
+    // A worker thread may read another worker's Connection::worker: it is set before the plugin ever sees the
+    // handle and never changes.
+    if (c != nullptr && here != nullptr && conn_of(c).worker == here) return &conn_of(c);
+    try {
+        spdlog::error("plugin called {}() off the connection's worker thread (from {}); refused with EPERM", call,
+                      here != nullptr ? "another worker" : "a thread that is no worker");
+    } catch (...) {
+    }
+    return nullptr;
+}
+
 int host_send(ringd_conn* c, const void* data, size_t len)
 {
+    Connection* conn = on_own_worker(c, "send");
+    if (conn == nullptr) return -EPERM;
     try {
-        return conn_of(c).worker->send(conn_of(c), data, len);
+        return conn->worker->send(*conn, data, len);
     } catch (...) {
         return -ENOMEM;
     }
@@ -60,8 +81,14 @@ int host_send(ringd_conn* c, const void* data, size_t len)
 
 int host_send_owned(ringd_conn* c, void* data, size_t len, void (*free_fn)(void*, void*), void* ctx)
 {
+    Connection* conn = on_own_worker(c, "send_owned");
+    if (conn == nullptr) {
+        // The host owns `data` from this call on, whatever the outcome.
+        if (free_fn != nullptr) free_fn(data, ctx);
+        return -EPERM;
+    }
     try {
-        return conn_of(c).worker->send_owned(conn_of(c), data, len, free_fn, ctx);
+        return conn->worker->send_owned(*conn, data, len, free_fn, ctx);
     } catch (...) {
         if (free_fn != nullptr) free_fn(data, ctx);
         return -ENOMEM;
@@ -70,8 +97,10 @@ int host_send_owned(ringd_conn* c, void* data, size_t len, void (*free_fn)(void*
 
 uint8_t* host_send_reserve(ringd_conn* c, size_t len)
 {
+    Connection* conn = on_own_worker(c, "send_reserve");
+    if (conn == nullptr) return nullptr;
     try {
-        return conn_of(c).worker->send_reserve(conn_of(c), len);
+        return conn->worker->send_reserve(*conn, len);
     } catch (...) {
         return nullptr;
     }
@@ -79,48 +108,66 @@ uint8_t* host_send_reserve(ringd_conn* c, size_t len)
 
 void host_send_commit(ringd_conn* c, size_t used)
 {
-    conn_of(c).worker->send_commit(conn_of(c), used);
+    if (Connection* conn = on_own_worker(c, "send_commit")) conn->worker->send_commit(*conn, used);
 }
+
 int host_close(ringd_conn* c, uint32_t flags)
 {
-    return conn_of(c).worker->close(conn_of(c), flags);
+    Connection* conn = on_own_worker(c, "close");
+    return conn != nullptr ? conn->worker->close(*conn, flags) : -EPERM;
 }
+
 int host_shutdown_write(ringd_conn* c)
 {
-    return conn_of(c).worker->shutdown_write(conn_of(c));
+    Connection* conn = on_own_worker(c, "shutdown_write");
+    return conn != nullptr ? conn->worker->shutdown_write(*conn) : -EPERM;
 }
+
 int host_pause_reading(ringd_conn* c)
 {
-    return conn_of(c).worker->pause_reading(conn_of(c));
+    Connection* conn = on_own_worker(c, "pause_reading");
+    return conn != nullptr ? conn->worker->pause_reading(*conn) : -EPERM;
 }
+
 int host_resume_reading(ringd_conn* c)
 {
-    return conn_of(c).worker->resume_reading(conn_of(c));
+    Connection* conn = on_own_worker(c, "resume_reading");
+    return conn != nullptr ? conn->worker->resume_reading(*conn) : -EPERM;
 }
 
 int host_peer_address(ringd_conn* c, sockaddr* addr, socklen_t* len)
 {
-    return ::getpeername(conn_of(c).fd, addr, len) == 0 ? 0 : -errno;
+    Connection* conn = on_own_worker(c, "peer_address");
+    if (conn == nullptr) return -EPERM;
+    if (conn->fd < 0) return -EBADF; // after on_close
+    return ::getpeername(conn->fd, addr, len) == 0 ? 0 : -errno;
 }
 
 int host_local_address(ringd_conn* c, sockaddr* addr, socklen_t* len)
 {
-    return ::getsockname(conn_of(c).fd, addr, len) == 0 ? 0 : -errno;
+    Connection* conn = on_own_worker(c, "local_address");
+    if (conn == nullptr) return -EPERM;
+    if (conn->fd < 0) return -EBADF; // after on_close
+    return ::getsockname(conn->fd, addr, len) == 0 ? 0 : -errno;
 }
 
 void* host_get_user(ringd_conn* c)
 {
-    return conn_of(c).user;
+    Connection* conn = on_own_worker(c, "get_user");
+    return conn != nullptr ? conn->user : nullptr;
 }
+
 void host_set_user(ringd_conn* c, void* user)
 {
-    conn_of(c).user = user;
+    if (Connection* conn = on_own_worker(c, "set_user")) conn->user = user;
 }
 
 int64_t host_timer_start(ringd_conn* c, uint64_t delay_ms, void* arg)
 {
+    Connection* conn = on_own_worker(c, "timer_start");
+    if (conn == nullptr) return -EPERM;
     try {
-        return conn_of(c).worker->timer_start(conn_of(c), delay_ms, arg);
+        return conn->worker->timer_start(*conn, delay_ms, arg);
     } catch (...) {
         return -ENOMEM;
     }
@@ -128,12 +175,15 @@ int64_t host_timer_start(ringd_conn* c, uint64_t delay_ms, void* arg)
 
 int host_timer_cancel(ringd_conn* c, int64_t id)
 {
-    return conn_of(c).worker->timer_cancel(conn_of(c), id);
+    Connection* conn = on_own_worker(c, "timer_cancel");
+    return conn != nullptr ? conn->worker->timer_cancel(*conn, id) : -EPERM;
 }
 
 int host_send_datagram(ringd_datagram* d, const void* data, size_t len, const sockaddr* to, socklen_t to_len)
 {
+    if (d == nullptr) return -EINVAL;
     auto& ctx = *reinterpret_cast<DatagramContext*>(d);
+    if (ctx.worker != Worker::current()) return -EPERM; // a ringd_datagram is valid during on_datagram only
     try {
         return ctx.worker->send_datagram(ctx, data, len, to, to_len);
     } catch (...) {
@@ -141,11 +191,17 @@ int host_send_datagram(ringd_datagram* d, const void* data, size_t len, const so
     }
 }
 
+// The fields of ringd_spawn_request this host reads; a plugin built against an older header passes a smaller
+// struct_size, and one that passes less than this (or garbage) is refused before any field is read.
+constexpr size_t spawn_request_min_size = offsetof(ringd_spawn_request, run_as_gid) + sizeof(int64_t);
+
 int host_spawn(ringd_conn* c, const ringd_spawn_request* request, ringd_spawn_done_fn done, void* ctx)
 {
-    if (request == nullptr || done == nullptr) return -EINVAL;
+    if (request == nullptr || done == nullptr || request->struct_size < spawn_request_min_size) return -EINVAL;
+    Connection* conn = on_own_worker(c, "spawn");
+    if (conn == nullptr) return -EPERM;
     try {
-        return conn_of(c).worker->spawn(conn_of(c), *request, done, ctx);
+        return conn->worker->spawn(*conn, *request, done, ctx);
     } catch (...) {
         return -ENOMEM;
     }
@@ -153,9 +209,12 @@ int host_spawn(ringd_conn* c, const ringd_spawn_request* request, ringd_spawn_do
 
 int host_peer_credentials(ringd_conn* c, int32_t* pid, uint32_t* uid, uint32_t* gid)
 {
+    Connection* conn = on_own_worker(c, "peer_credentials");
+    if (conn == nullptr) return -EPERM;
+    if (conn->fd < 0) return -EBADF; // after on_close
     ucred cred{};
     socklen_t len = sizeof cred;
-    if (::getsockopt(conn_of(c).fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -errno;
+    if (::getsockopt(conn->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -errno;
     if (pid != nullptr) *pid = cred.pid;
     if (uid != nullptr) *uid = cred.uid;
     if (gid != nullptr) *gid = cred.gid;
@@ -163,11 +222,27 @@ int host_peer_credentials(ringd_conn* c, int32_t* pid, uint32_t* uid, uint32_t* 
 }
 
 constexpr ringd_host table = {
-    RINGD_PLUGIN_ABI_VERSION, sizeof(ringd_host),   &host_log,          &host_worker_index,  &host_send,
-    &host_send_owned,         &host_send_reserve,   &host_send_commit,  &host_close,         &host_shutdown_write,
-    &host_pause_reading,      &host_resume_reading, &host_peer_address, &host_local_address, &host_get_user,
-    &host_set_user,           &host_timer_start,    &host_timer_cancel, &host_send_datagram, &host_spawn,
-    &host_peer_credentials,
+    .abi_version = RINGD_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(ringd_host),
+    .log = &host_log,
+    .worker_index = &host_worker_index,
+    .send = &host_send,
+    .send_owned = &host_send_owned,
+    .send_reserve = &host_send_reserve,
+    .send_commit = &host_send_commit,
+    .close = &host_close,
+    .shutdown_write = &host_shutdown_write,
+    .pause_reading = &host_pause_reading,
+    .resume_reading = &host_resume_reading,
+    .peer_address = &host_peer_address,
+    .local_address = &host_local_address,
+    .get_user = &host_get_user,
+    .set_user = &host_set_user,
+    .timer_start = &host_timer_start,
+    .timer_cancel = &host_timer_cancel,
+    .send_datagram = &host_send_datagram,
+    .spawn = &host_spawn,
+    .peer_credentials = &host_peer_credentials,
 };
 
 } // namespace
