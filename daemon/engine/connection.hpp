@@ -1,5 +1,9 @@
 // Connection and ListenerSlot: the whole per-connection and per-listener state of one worker, in one place
 // (like Redis's client struct), so the event handlers in worker_stream.cpp read top to bottom.
+//
+// A connection's life is one Phase that only moves forward; the few things that vary independently of it
+// (the write side, the read side, the multishot recv, the one send, the two reasons to pause reading) each
+// have a small enum or flag of their own, so a combination that cannot happen cannot be written either.
 #pragma once
 
 #include "engine/listener.hpp"
@@ -19,8 +23,9 @@ namespace ringd::engine {
 class Worker;
 struct Connection;
 
-// Intrusive doubly-linked list of connections (no allocation per insert). A connection is in at most one:
-// its slot's idle list while open (least recently active first), or the worker's closing list.
+// Intrusive doubly-linked list of connections (no allocation per insert). A connection is in at most one
+// (Connection::list says which): its slot's idle list while open (least recently active first), or the
+// worker's closing list while it flushes and says goodbye.
 class ConnectionList {
 public:
     void push_back(Connection* c);
@@ -34,16 +39,16 @@ private:
     Connection* tail_ = nullptr;
 };
 
-// A worker's view of one listening socket. `listener` is the current generation, which new connections get;
-// a reload that changes the listener's settings swaps it in place, so the armed multishot accept keeps
-// running (cancelling it and arming a new one on the same socket can lose a wake-up, because the kernel
-// wakes accept waiters exclusively). Connections keep the generation they were accepted by, held alive
+// A worker's view of one listening socket. `listener` is the current config generation, which new
+// connections get; a reload that changes the listener's settings swaps it in place, so the armed multishot
+// accept keeps running (cancelling it and arming a new one on the same socket can lose a wake-up, because the
+// kernel wakes accept waiters exclusively). Connections keep the generation they were accepted by, held alive
 // through `generations` until the last of them closes.
 struct ListenerSlot {
     std::shared_ptr<Listener> listener;
     std::vector<std::pair<std::shared_ptr<Listener>, uint32_t>> generations; // in use by connections: count
     uint32_t index = 0;
-    uint32_t generation = 0;
+    uint32_t reuse_tag = 0; // in the user_data of this slot's SQEs: a completion for an earlier slot is not ours
     int fd = -1;
     bool armed = false;                              // the multishot accept (stream) or recvmsg (datagram) is in flight
     bool retiring = false;                           // takes no new connections; freed once empty
@@ -54,48 +59,82 @@ struct ListenerSlot {
     msghdr recvmsg_shape{}; // datagram: tells multishot recvmsg how much name space to leave per buffer
 };
 
+// Where a connection is in its life. Moves only forward, in this order; a step may be skipped.
+enum class Phase : uint8_t {
+    open,      // on_open has run (or is running); the plugin gets on_data
+    closing,   // a close was asked for: no more on_data; queued output is flushed, then FIN, then input is
+               // discarded until the peer's FIN ("lingering close"), bounded by the close deadline
+    aborting,  // a reset was asked for (plugin abort, or a callback threw): torn down when the callback returns
+    torn_down, // on_close has run and the close is queued; only completions still owed keep the slot
+};
+
+// Our side of the byte stream.
+enum class WriteSide : uint8_t {
+    open,
+    fin_queued, // shutdown_write() (or a close) was asked for: FIN follows the output queued before it
+    fin_sent,
+};
+
+// The peer's side of the byte stream, as the plugin sees it.
+enum class ReadSide : uint8_t {
+    open,
+    fin_held, // the peer's FIN arrived behind input the plugin has not taken yet: told after that input
+    at_eof,   // the peer's FIN has been seen and, while open, passed on (on_peer_shutdown or the default close)
+};
+
+// The connection's multishot recv.
+enum class RecvOp : uint8_t {
+    idle,
+    armed,
+    cancelling, // a cancel is on its way; completions (data included) still arrive until the final one
+};
+
 struct Connection {
     static constexpr unsigned max_send_iov = 8;
 
     Worker* worker = nullptr;
     ListenerSlot* slot = nullptr;
-    Listener* listener = nullptr; // the generation that accepted it: its plugin instance and limits serve it
+    Listener* listener = nullptr; // the config generation that accepted it: its plugin instance and limits serve it
     uint32_t index = 0;
-    uint32_t generation = 0;
+    uint32_t reuse_tag = 0; // tells this connection's completions and timers from those of the slot's earlier users
     int fd = -1;
     void* user = nullptr;
     OutputQueue out;
-    std::string held_input; // data that arrived after the plugin paused reading, delivered on resume
+    // Input that arrived after the plugin paused reading (completions already on their way when the recv was
+    // cancelled: at most about one receive buffer), delivered in order before anything else on resume.
+    std::string held_input;
 
     Clock::time_point last_active{};
-    Clock::time_point close_deadline{}; // closing: abort if not closed cleanly by then
+    Clock::time_point close_deadline{}; // closing: reset if not closed cleanly by then
+    ConnectionList* list = nullptr;     // the idle or closing list this connection is in, if any
     Connection* list_prev = nullptr;
     Connection* list_next = nullptr;
-    bool in_idle_list = false;
-    bool in_closing_list = false;
     std::vector<int64_t> timers; // live timer ids, cancelled at teardown
 
     uint16_t inflight = 0;         // SQEs whose completions are still owed; the slot is reused only at 0
     uint16_t running_children = 0; // spawned commands not yet delivered: the connection is not idle
-    bool recv_armed = false;
-    bool recv_cancel_sent = false;
-    bool send_in_flight = false;
-    bool peer_eof = false;
+    Phase phase = Phase::open;
+    WriteSide write = WriteSide::open;
+    ReadSide read = ReadSide::open;
+    RecvOp recv = RecvOp::idle;
+    bool send_in_flight = false; // at most one send per socket, so the stream cannot be reordered
     bool ever_received = false;
     bool paused_by_plugin = false;
-    bool paused_by_backpressure = false;
-    bool close_requested = false; // close after flush
-    bool abort_requested = false; // reset as soon as the current callback returns
-    bool write_shutdown_requested = false;
-    bool write_shutdown_sent = false;
-    bool torn_down = false;
-    bool opened = false; // on_open has run, so on_close is owed
-    ringd_close_reason close_reason = RINGD_CLOSE_LOCAL;
+    bool paused_by_backpressure = false;                 // queued output above max_output_buffer
+    ringd_close_reason close_reason = RINGD_CLOSE_LOCAL; // once closing or aborting: what on_close will say
 
     msghdr send_msg{};
     iovec send_iov[max_send_iov]{};
 
-    [[nodiscard]] bool closing() const { return close_requested || abort_requested || torn_down; }
+    [[nodiscard]] bool closing() const { return phase != Phase::open; }
+    [[nodiscard]] bool torn_down() const { return phase == Phase::torn_down; }
+    // One line for logs: "phase=closing write=fin_sent read=open recv=armed send=1 paused=plugin ..."
+    [[nodiscard]] std::string describe() const;
 };
+
+[[nodiscard]] const char* to_string(Phase phase);
+[[nodiscard]] const char* to_string(WriteSide write);
+[[nodiscard]] const char* to_string(ReadSide read);
+[[nodiscard]] const char* to_string(RecvOp recv);
 
 } // namespace ringd::engine

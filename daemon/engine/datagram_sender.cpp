@@ -24,7 +24,7 @@ bool DatagramSender::send(Ring& ring, int fd, const void* data, std::size_t len,
     io_uring_sqe* sqe = ring.sqe();
     io_uring_prep_send(sqe, fd, s.payload.data(), len, 0);
     io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&s.to), static_cast<uint16_t>(to_len));
-    io_uring_sqe_set_data64(sqe, make_user_data(Op::sendmsg, index));
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::datagram_send, index));
     ++in_flight_;
     bytes_ += len;
     return true;

@@ -16,7 +16,7 @@ using Clock = std::chrono::steady_clock;
 
 struct TimerTarget {
     uint32_t conn_index = 0;
-    uint32_t conn_generation = 0;
+    uint32_t conn_reuse_tag = 0;
     void* arg = nullptr;
 };
 

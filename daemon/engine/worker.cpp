@@ -15,13 +15,13 @@ namespace ringd::engine {
 
 namespace {
 
-// ringd_host.worker_index() takes no argument, so the calling thread's index has to live with the thread.
+// ringd_host.worker_index() takes no argument, and host calls check that they run on their connection's
+// worker, so the calling thread's worker has to live with the thread.
 thread_local uint32_t current_worker_index = 0;
+thread_local Worker* current_worker = nullptr;
 
 // Longest sleep without a reason to wake: bounds how stale the watchdog heartbeat can get.
 constexpr auto max_wait = std::chrono::milliseconds(1000);
-// After EMFILE/ENFILE on accept, wait this long before accepting again instead of spinning.
-constexpr auto accept_backoff = std::chrono::milliseconds(100);
 
 constexpr uint16_t stream_group = 0;
 
@@ -47,6 +47,11 @@ Worker::~Worker()
 uint32_t Worker::current_index()
 {
     return current_worker_index;
+}
+
+Worker* Worker::current()
+{
+    return current_worker;
 }
 
 void Worker::post(std::function<void(Worker&)> command)
@@ -78,14 +83,22 @@ void Worker::run_commands()
         command(*this);
 }
 
-void Worker::run()
+// Binds the worker to the calling thread and arms its first operations (the ring only accepts submissions
+// from the thread that enabled it).
+void Worker::start_loop()
 {
     current_worker_index = options_.index;
+    current_worker = this;
+    ring_.enable();
+    now_ = Clock::now();
+    arm_wake();
+    run_commands();
+}
+
+void Worker::run()
+{
     try {
-        ring_.enable();
-        now_ = Clock::now();
-        arm_wake();
-        run_commands();
+        start_loop();
         while (!finished()) {
             const int err = ring_.submit_and_wait(wait_budget());
             if (err != 0 && !survive_ring_error(err)) break;
@@ -111,6 +124,7 @@ void Worker::turn()
     if (datagram_buffers_) datagram_buffers_->publish();
     run_due_timers();
     check_idle_and_deadlines();
+    settle_touched();
     release_torn_down();
 }
 
@@ -161,12 +175,12 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         if (!finished()) arm_wake();
         return;
     case Op::accept:
-        on_accept(*slots_[index], cqe);
+        if (ListenerSlot* slot = slot_for(cqe)) on_accept(*slot, cqe);
         return;
     case Op::recvmsg:
-        on_recvmsg(*slots_[index], cqe);
+        if (ListenerSlot* slot = slot_for(cqe)) on_recvmsg(*slot, cqe);
         return;
-    case Op::sendmsg:
+    case Op::datagram_send:
         datagram_sender_.on_complete(index);
         return;
     case Op::close:
@@ -200,17 +214,32 @@ void Worker::dispatch(const io_uring_cqe& cqe)
     maybe_release(*conn);
 }
 
+// A connection slot or listener slot is reused only after all its completions arrived, so a completion that
+// finds its slot empty or serving another user means a bug, not a race: it is counted and logged, and
+// dropped rather than handed to whoever holds the slot now.
 Connection* Worker::connection_for(const io_uring_cqe& cqe)
 {
+    Connection* conn = live_connection(user_data_index(cqe.user_data), user_data_reuse_tag(cqe.user_data));
+    if (conn == nullptr) report_stale(cqe, "connection");
+    return conn;
+}
+
+ListenerSlot* Worker::slot_for(const io_uring_cqe& cqe)
+{
     const uint32_t index = user_data_index(cqe.user_data);
-    if (index >= connections_.size() || !connections_[index]) return nullptr;
-    Connection* conn = connections_[index].get();
-    // A slot is reused only after all its completions arrived, so a mismatch means a bug, not a race.
-    if ((conn->generation & 0xffffffu) != user_data_generation(cqe.user_data)) {
-        spdlog::error("completion for a stale connection slot {} (op {})", index, int(user_data_op(cqe.user_data)));
+    ListenerSlot* slot = index < slots_.size() ? slots_[index].get() : nullptr;
+    if (slot == nullptr || !user_data_matches(cqe.user_data, slot->reuse_tag)) {
+        report_stale(cqe, "listener");
         return nullptr;
     }
-    return conn;
+    return slot;
+}
+
+void Worker::report_stale(const io_uring_cqe& cqe, const char* what)
+{
+    ++stale_completions_;
+    spdlog::error("worker {}: dropped a completion for a {} slot that is gone or reused (slot {}, op {}, result {})",
+                  options_.index, what, user_data_index(cqe.user_data), int(user_data_op(cqe.user_data)), cqe.res);
 }
 
 std::optional<std::chrono::nanoseconds> Worker::wait_budget()
@@ -237,9 +266,9 @@ void Worker::run_due_timers()
 {
     while (auto due = timers_.pop_due(now_)) {
         const auto [id, target] = *due;
-        if (target.conn_index >= connections_.size() || !connections_[target.conn_index]) continue;
-        Connection& conn = *connections_[target.conn_index];
-        if (conn.generation != target.conn_generation || conn.torn_down) continue;
+        Connection* live = live_connection(target.conn_index, target.conn_reuse_tag);
+        if (live == nullptr || live->torn_down()) continue;
+        Connection& conn = *live;
         std::erase(conn.timers, id);
         const auto& d = conn.listener->plugin()->d();
         if (d.on_timer == nullptr) continue;
@@ -278,7 +307,7 @@ void Worker::check_idle_and_deadlines()
     }
     if (shutting_down_ && now_ >= shutdown_deadline_) {
         for (auto& conn : connections_) {
-            if (conn && !conn->torn_down) teardown(*conn, RINGD_CLOSE_SHUTDOWN, true);
+            if (conn && !conn->torn_down()) teardown(*conn, RINGD_CLOSE_SHUTDOWN, true);
         }
         children_.kill_all();
     }
@@ -303,7 +332,7 @@ bool Worker::finished() const
 
 // ---- listener slots ----------------------------------------------------------------------------------------
 
-ListenerSlot* Worker::slot_for(const Listener* listener)
+ListenerSlot* Worker::slot_serving(const Listener* listener)
 {
     for (auto& slot : slots_) {
         if (slot && !slot->retiring && slot->listener.get() == listener) return slot.get();
@@ -321,6 +350,7 @@ void Worker::add_listener(const std::shared_ptr<Listener>& listener)
     auto slot = std::make_unique<ListenerSlot>();
     slot->listener = listener;
     slot->index = index;
+    slot->reuse_tag = next_reuse_tag_++ & reuse_tag_mask;
     slot->fd = listener->sockets()->fd_for_worker(options_.index);
     ListenerSlot& s = *slot;
     slots_[index] = std::move(slot);
@@ -334,20 +364,20 @@ void Worker::add_listener(const std::shared_ptr<Listener>& listener)
 
 void Worker::retire_listener(const Listener* listener, std::optional<Clock::time_point> drain_deadline)
 {
-    ListenerSlot* slot = slot_for(listener);
+    ListenerSlot* slot = slot_serving(listener);
     if (slot == nullptr) return;
     slot->retiring = true;
     slot->rearm_at.reset();
     slot->drain_deadline = drain_deadline;
     if (slot->armed) {
-        cancel_op(make_user_data(listener->is_datagram() ? Op::recvmsg : Op::accept, slot->index, slot->generation));
+        cancel_op(make_user_data(listener->is_datagram() ? Op::recvmsg : Op::accept, slot->index, slot->reuse_tag));
     }
     free_slot_if_done(*slot);
 }
 
 void Worker::replace_listener(const Listener* old, const std::shared_ptr<Listener>& successor)
 {
-    ListenerSlot* slot = slot_for(old);
+    ListenerSlot* slot = slot_serving(old);
     if (slot == nullptr) {
         add_listener(successor);
         return;
@@ -370,7 +400,7 @@ void Worker::begin_shutdown(Clock::time_point deadline)
         if (slot && !slot->retiring) retire_listener(slot->listener.get(), std::nullopt);
     }
     for (auto& conn : connections_) {
-        if (conn && !conn->torn_down && !conn->close_requested) request_close(*conn, RINGD_CLOSE_SHUTDOWN);
+        if (conn && conn->phase == Phase::open) request_close(*conn, RINGD_CLOSE_SHUTDOWN);
     }
 }
 

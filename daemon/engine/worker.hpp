@@ -90,16 +90,22 @@ public:
 
     // The worker index of the calling thread (for ringd_host.worker_index).
     [[nodiscard]] static uint32_t current_index();
+    // The worker whose loop runs on the calling thread; nullptr on any other thread (main, a plugin's own).
+    [[nodiscard]] static Worker* current();
 
     // Used by ChildProcesses to deliver a finished command to its connection.
-    void deliver_spawn_result(uint32_t conn_index, uint32_t conn_generation, ringd_spawn_done_fn done, void* ctx,
+    void deliver_spawn_result(uint32_t conn_index, uint32_t conn_reuse_tag, ringd_spawn_done_fn done, void* ctx,
                               const ringd_spawn_result& result);
     [[nodiscard]] Ring& ring() { return ring_; }
 
 private:
     friend class WorkerTestAccess;
 
+    // After EMFILE/ENFILE on accept, wait this long before accepting again instead of spinning.
+    static constexpr auto accept_backoff = std::chrono::milliseconds(100);
+
     // worker.cpp: loop, commands, timers
+    void start_loop();
     void turn();
     [[nodiscard]] bool survive_ring_error(int err);
     void fail(const std::string& why);
@@ -110,7 +116,7 @@ private:
     void check_idle_and_deadlines();
     [[nodiscard]] std::optional<std::chrono::nanoseconds> wait_budget();
     [[nodiscard]] bool finished() const;
-    ListenerSlot* slot_for(const Listener* listener);
+    ListenerSlot* slot_serving(const Listener* listener);
     void free_slot_if_done(ListenerSlot& slot);
 
     // worker_stream.cpp: stream connections
@@ -120,12 +126,18 @@ private:
     void arm_recv(Connection& conn);
     void on_recv(Connection& conn, const io_uring_cqe& cqe);
     void on_send(Connection& conn, const io_uring_cqe& cqe);
+    void on_peer_fin(Connection& conn);
+    void deliver_peer_fin(Connection& conn);
     void deliver_data(Connection& conn, const uint8_t* data, size_t len);
+    [[nodiscard]] bool deliver_held(Connection& conn);
     void settle(Connection& conn);
+    void touched(Connection& conn);
+    void settle_touched();
     void flush(Connection& conn);
     void update_reading(Connection& conn);
     [[nodiscard]] bool nothing_to_read(Connection& conn);
     void mark_closing(Connection& conn, ringd_close_reason reason);
+    void mark_aborting(Connection& conn, ringd_close_reason reason);
     void request_close(Connection& conn, ringd_close_reason reason);
     void teardown(Connection& conn, ringd_close_reason reason, bool abort);
     void maybe_release(Connection& conn);
@@ -135,7 +147,12 @@ private:
     void release_generation(ListenerSlot& slot, const Listener* listener);
     void cancel_op(uint64_t user_data);
     void close_fd_async(int fd);
-    Connection* connection_for(const io_uring_cqe& cqe);
+    // The connection or listener slot a completion belongs to, or nullptr (logged) for one whose slot is gone
+    // or serves another user now.
+    [[nodiscard]] Connection* connection_for(const io_uring_cqe& cqe);
+    [[nodiscard]] ListenerSlot* slot_for(const io_uring_cqe& cqe);
+    [[nodiscard]] Connection* live_connection(uint32_t index, uint32_t reuse_tag);
+    void report_stale(const io_uring_cqe& cqe, const char* what);
     template <class F> void invoke(Connection& conn, const char* what, F&& callback);
 
     // worker_datagram.cpp: datagram listeners
@@ -156,7 +173,10 @@ private:
     std::vector<std::unique_ptr<Connection>> connections_; // index = Connection::index
     std::vector<uint32_t> free_connection_indexes_;
     ConnectionList closing_; // connections waiting to flush and FIN, oldest close request first
-    std::vector<std::pair<uint32_t, uint32_t>> torn_down_this_turn_; // index, generation
+    std::vector<std::pair<uint32_t, uint32_t>> torn_down_this_turn_; // index, reuse tag
+    Connection* in_callback_ = nullptr;                              // whose callback runs now, if any
+    std::vector<std::pair<uint32_t, uint32_t>> touched_; // other connections a callback acted on: settled this turn
+    uint64_t stale_completions_ = 0;
 
     UniqueFd wake_fd_;
     uint64_t wake_value_ = 0;
@@ -164,7 +184,7 @@ private:
     std::vector<std::function<void(Worker&)>> commands_;
 
     Clock::time_point now_{};
-    uint32_t next_generation_ = 1;
+    uint32_t next_reuse_tag_ = 1; // for connections and listener slots alike
     bool shutting_down_ = false;
     Clock::time_point shutdown_deadline_{};
     std::atomic<uint32_t> live_connections_{0};

@@ -37,7 +37,7 @@ void Worker::arm_recvmsg(ListenerSlot& slot)
     io_uring_prep_recvmsg_multishot(sqe, slot.fd, &slot.recvmsg_shape, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = datagram_buffers().group_id();
-    io_uring_sqe_set_data64(sqe, make_user_data(Op::recvmsg, slot.index, slot.generation));
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::recvmsg, slot.index, slot.reuse_tag));
     slot.armed = true;
 }
 

@@ -1,13 +1,18 @@
 // Stream connections (TCP and Unix): accept, receive, ordered sends, backpressure and graceful close.
 //
-// Lifecycle of a connection:
+// Lifecycle of a connection (Phase in connection.hpp):
 //   accepted -> open (multishot recv armed, in its slot's idle list)
-//   -> close requested (plugin, peer EOF, idle timeout, shutdown): stop handing data to the plugin, flush
+//   -> closing (plugin, peer FIN, idle timeout, shutdown): stop handing data to the plugin, flush
 //   -> flushed: shutdown(SHUT_WR) so the peer sees FIN after the last byte, then wait for the peer's FIN while
 //      discarding input ("lingering close": closing with unread input would make the kernel send RST, which
 //      can destroy replies still in flight to the peer)
-//   -> torn down (on_close called, close SQE issued) -> released once every owed completion has arrived.
-// Anything that takes longer than close_timeout from the close request is reset.
+//   -> torn_down (on_close called, close SQE issued) -> released once every owed completion has arrived.
+// An abort (plugin's RINGD_CLOSE_ABORT, or a callback that threw) skips to torn_down with a reset. Anything
+// that takes longer than close_timeout from the close request is reset.
+//
+// Input order: every byte the peer sent before its FIN reaches on_data before the plugin hears of the FIN
+// (on_peer_shutdown, or the host's default close). Input that arrives while the plugin has paused reading is
+// held, and a FIN behind held input is held too (ReadSide::fin_held) until that input has been delivered.
 #include "engine/user_data.hpp"
 #include "engine/worker.hpp"
 #include "engine/worker_invoke.hpp"
@@ -28,7 +33,7 @@ void Worker::arm_accept(ListenerSlot& slot)
 {
     io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_multishot_accept(sqe, slot.fd, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, make_user_data(Op::accept, slot.index, slot.generation));
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::accept, slot.index, slot.reuse_tag));
     slot.armed = true;
 }
 
@@ -39,7 +44,7 @@ void Worker::on_accept(ListenerSlot& slot, const io_uring_cqe& cqe)
         open_connection(slot, cqe.res);
     } else if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM) {
         spdlog::warn("[{}] accept: {}; pausing accepts for 100 ms", slot.listener->name(), std::strerror(-cqe.res));
-        if (!slot.armed && !slot.retiring) slot.rearm_at = now_ + std::chrono::milliseconds(100);
+        if (!slot.armed && !slot.retiring) slot.rearm_at = now_ + accept_backoff;
         return;
     } else if (cqe.res == -EINVAL) {
         // The socket stopped listening (its listener was removed by a reload): nothing to re-arm.
@@ -89,23 +94,21 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     conn.listener = &listener;
     hold_generation(slot, slot.listener);
     conn.index = index;
-    conn.generation = next_generation_++ & 0xffffffu;
+    conn.reuse_tag = next_reuse_tag_++ & reuse_tag_mask;
     conn.fd = fd;
     conn.last_active = now_;
     connections_[index] = std::move(conn_ptr);
     ++slot.connections;
     live_connections_.fetch_add(1, std::memory_order_relaxed);
     slot.idle.push_back(&conn);
-    conn.in_idle_list = true;
 
     const auto& d = listener.plugin()->d();
-    conn.opened = true;
     if (d.on_open != nullptr) {
         void* instance = listener.plugin()->instance();
         bool refused = false;
         invoke(conn, "on_open", [&] { refused = d.on_open(instance, reinterpret_cast<ringd_conn*>(&conn)) != 0; });
-        if (refused && !conn.torn_down) teardown(conn, RINGD_CLOSE_LOCAL, true);
-        if (conn.torn_down) return;
+        if (refused && !conn.torn_down()) teardown(conn, RINGD_CLOSE_LOCAL, true);
+        if (conn.torn_down()) return;
     }
     update_reading(conn);
 }
@@ -140,9 +143,8 @@ void Worker::arm_recv(Connection& conn)
     io_uring_prep_recv_multishot(sqe, conn.fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = stream_buffers_.group_id();
-    io_uring_sqe_set_data64(sqe, make_user_data(Op::recv, conn.index, conn.generation));
-    conn.recv_armed = true;
-    conn.recv_cancel_sent = false;
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::recv, conn.index, conn.reuse_tag));
+    conn.recv = RecvOp::armed;
     ++conn.inflight;
 }
 
@@ -152,35 +154,35 @@ void Worker::arm_recv(Connection& conn)
 void Worker::update_reading(Connection& conn)
 {
     bool want;
-    if (conn.torn_down || conn.peer_eof) {
+    if (conn.torn_down() || conn.read != ReadSide::open) {
         want = false;
-    } else if (conn.close_requested) {
-        want = conn.recv_armed || conn.write_shutdown_sent;
+    } else if (conn.phase == Phase::closing) {
+        want = conn.recv != RecvOp::idle || conn.write == WriteSide::fin_sent;
     } else {
         want = !conn.paused_by_plugin && !conn.paused_by_backpressure;
     }
-    if (want && !conn.recv_armed) {
+    if (want && conn.recv == RecvOp::idle) {
         arm_recv(conn);
-    } else if (!want && conn.recv_armed && !conn.recv_cancel_sent) {
-        cancel_op(make_user_data(Op::recv, conn.index, conn.generation));
-        conn.recv_cancel_sent = true;
+    } else if (!want && conn.recv == RecvOp::armed) {
+        cancel_op(make_user_data(Op::recv, conn.index, conn.reuse_tag));
+        conn.recv = RecvOp::cancelling;
     }
 }
 
 void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
 {
-    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
-    if (!more) {
-        conn.recv_armed = false;
+    if (!(cqe.flags & IORING_CQE_F_MORE)) {
+        conn.recv = RecvOp::idle;
         --conn.inflight;
     }
     if (cqe.res > 0) {
         conn.ever_received = true;
         const uint16_t bid = BufferRing::buffer_id(cqe.flags);
         const auto* data = reinterpret_cast<const uint8_t*>(stream_buffers_.buffer(bid));
-        if (!conn.closing()) {
+        if (conn.phase == Phase::open) {
             touch(conn);
-            if (conn.paused_by_plugin) {
+            if (conn.paused_by_plugin || !conn.held_input.empty()) {
+                // Completions already on their way when reading was paused: keep them, in order, for resume.
                 conn.held_input.append(reinterpret_cast<const char*>(data), std::size_t(cqe.res));
             } else {
                 deliver_data(conn, data, std::size_t(cqe.res));
@@ -188,31 +190,46 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
         }
         stream_buffers_.recycle(bid);
     } else if (cqe.res == 0) {
-        conn.peer_eof = true;
-        if (conn.close_requested || conn.torn_down) {
-            settle(conn);
-        } else {
-            const auto& d = conn.listener->plugin()->d();
-            if (d.on_peer_shutdown != nullptr) {
-                void* instance = conn.listener->plugin()->instance();
-                invoke(conn, "on_peer_shutdown",
-                       [&] { d.on_peer_shutdown(instance, reinterpret_cast<ringd_conn*>(&conn)); });
-            } else {
-                request_close(conn, RINGD_CLOSE_PEER);
-            }
-        }
+        on_peer_fin(conn);
     } else if (cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
         // The peer reset, or the socket failed: nothing more can be delivered either way.
         const bool by_peer = cqe.res == -ECONNRESET || cqe.res == -EPIPE || cqe.res == -ETIMEDOUT;
-        if (!conn.torn_down)
+        if (!conn.torn_down())
             teardown(conn,
-                     conn.close_requested ? conn.close_reason
-                     : by_peer            ? RINGD_CLOSE_PEER
-                                          : RINGD_CLOSE_ERROR,
+                     conn.phase == Phase::closing ? conn.close_reason
+                     : by_peer                    ? RINGD_CLOSE_PEER
+                                                  : RINGD_CLOSE_ERROR,
                      false);
     }
     // -ENOBUFS: every provided buffer was in use; they are recycled by now, so re-arming below resumes.
-    if (!conn.recv_armed) update_reading(conn);
+    if (conn.recv == RecvOp::idle) update_reading(conn);
+}
+
+void Worker::on_peer_fin(Connection& conn)
+{
+    if (conn.read != ReadSide::open) return;
+    if (conn.phase != Phase::open) {
+        conn.read = ReadSide::at_eof; // closing anyway: the FIN only lets the lingering close finish
+        settle(conn);
+        return;
+    }
+    if (conn.paused_by_plugin || !conn.held_input.empty()) {
+        conn.read = ReadSide::fin_held; // settle() passes it on after the held input
+        return;
+    }
+    deliver_peer_fin(conn);
+}
+
+void Worker::deliver_peer_fin(Connection& conn)
+{
+    conn.read = ReadSide::at_eof;
+    const auto& d = conn.listener->plugin()->d();
+    if (d.on_peer_shutdown != nullptr) {
+        void* instance = conn.listener->plugin()->instance();
+        invoke(conn, "on_peer_shutdown", [&] { d.on_peer_shutdown(instance, reinterpret_cast<ringd_conn*>(&conn)); });
+    } else {
+        request_close(conn, RINGD_CLOSE_PEER);
+    }
 }
 
 void Worker::deliver_data(Connection& conn, const uint8_t* data, size_t len)
@@ -223,10 +240,28 @@ void Worker::deliver_data(Connection& conn, const uint8_t* data, size_t len)
     invoke(conn, "on_data", [&] { d.on_data(instance, reinterpret_cast<ringd_conn*>(&conn), data, len); });
 }
 
+// Passes on what was held while the plugin paused reading, if it reads again: the input first, then a FIN
+// that arrived behind it. Returns true if it called the plugin (which settled the connection again).
+bool Worker::deliver_held(Connection& conn)
+{
+    if (conn.phase != Phase::open || conn.paused_by_plugin) return false;
+    if (!conn.held_input.empty()) {
+        std::string held;
+        held.swap(conn.held_input);
+        deliver_data(conn, reinterpret_cast<const uint8_t*>(held.data()), held.size());
+        return true;
+    }
+    if (conn.read == ReadSide::fin_held) {
+        deliver_peer_fin(conn);
+        return true;
+    }
+    return false;
+}
+
 void Worker::touch(Connection& conn)
 {
     conn.last_active = now_;
-    if (conn.in_idle_list) conn.slot->idle.move_to_back(&conn);
+    if (conn.list == &conn.slot->idle) conn.slot->idle.move_to_back(&conn);
 }
 
 // ---- send --------------------------------------------------------------------------------------------------
@@ -235,15 +270,14 @@ void Worker::touch(Connection& conn)
 // queued, the later bytes could overtake the rest of the earlier ones and reorder the stream.
 void Worker::flush(Connection& conn)
 {
-    if (conn.send_in_flight || conn.out.empty() || conn.torn_down) return;
+    if (conn.send_in_flight || conn.out.empty() || conn.torn_down()) return;
     const unsigned n = conn.out.gather(conn.send_iov, Connection::max_send_iov);
     int flags = MSG_NOSIGNAL;
     // Once a close or half-close is pending, nothing but a FIN (or a reset) can follow what is queued, so
     // MSG_MORE lets TCP hold the last partial segment until the FIN and send both in one packet: a
     // time-of-day connection then costs one data+FIN segment instead of two segments and their ACKs
     // (docs/benchmarks.md). The FIN is never delayed: settle() issues it as soon as this send completes.
-    if ((conn.close_requested || conn.write_shutdown_requested) &&
-        conn.listener->config().endpoint.transport == config::Transport::tcp) {
+    if (conn.write == WriteSide::fin_queued && conn.listener->config().endpoint.transport == config::Transport::tcp) {
         flags |= MSG_MORE;
     }
     io_uring_sqe* sqe = ring_.sqe();
@@ -255,7 +289,7 @@ void Worker::flush(Connection& conn)
         conn.send_msg.msg_iovlen = n;
         io_uring_prep_sendmsg(sqe, conn.fd, &conn.send_msg, flags);
     }
-    io_uring_sqe_set_data64(sqe, make_user_data(Op::send, conn.index, conn.generation));
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::send, conn.index, conn.reuse_tag));
     conn.send_in_flight = true;
     ++conn.inflight;
 }
@@ -266,19 +300,20 @@ void Worker::on_send(Connection& conn, const io_uring_cqe& cqe)
     --conn.inflight;
     if (cqe.res >= 0) {
         conn.out.consume(std::size_t(cqe.res), segment_pool_);
-        if (!conn.torn_down) touch(conn);
-    } else if (!conn.torn_down) {
+        if (!conn.torn_down()) touch(conn);
+    } else if (!conn.torn_down()) {
         const bool by_peer = cqe.res == -EPIPE || cqe.res == -ECONNRESET;
         teardown(conn, by_peer ? RINGD_CLOSE_PEER : RINGD_CLOSE_ERROR, false);
     }
     settle(conn);
 }
 
-// Applies the consequences of whatever just happened to `conn`: flush, backpressure, half-close, close.
+// Applies the consequences of whatever just happened to `conn`: flush, backpressure, half-close, close, and
+// input held while reading was paused.
 void Worker::settle(Connection& conn)
 {
-    if (conn.abort_requested && !conn.torn_down) teardown(conn, RINGD_CLOSE_ERROR, true);
-    if (conn.torn_down) return;
+    if (conn.phase == Phase::aborting) teardown(conn, conn.close_reason, true);
+    if (conn.torn_down()) return;
     flush(conn);
     const uint64_t cap = conn.listener->config().limits.max_output_buffer;
     if (conn.out.bytes() > cap) {
@@ -287,8 +322,8 @@ void Worker::settle(Connection& conn)
         conn.paused_by_backpressure = false;
     }
     const bool drained = conn.out.empty() && !conn.send_in_flight;
-    if (drained && (conn.write_shutdown_requested || conn.close_requested) && !conn.write_shutdown_sent) {
-        if (conn.close_requested && (conn.peer_eof || nothing_to_read(conn))) {
+    if (drained && conn.write == WriteSide::fin_queued) {
+        if (conn.phase == Phase::closing && (conn.read != ReadSide::open || nothing_to_read(conn))) {
             // Nothing is unread, so close() sends FIN after the last byte, never RST: no need to linger.
             teardown(conn, conn.close_reason, false);
             return;
@@ -298,18 +333,13 @@ void Worker::settle(Connection& conn)
         // shutdown would hit whichever socket had just been given the same number (another client's FIN, seen
         // in 584 of 120,203 echo connections under churn). shutdown(2) on a socket never blocks.
         ::shutdown(conn.fd, SHUT_WR);
-        conn.write_shutdown_sent = true;
+        conn.write = WriteSide::fin_sent;
     }
-    if (conn.close_requested && conn.write_shutdown_sent && conn.peer_eof) {
+    if (conn.phase == Phase::closing && conn.write == WriteSide::fin_sent && conn.read != ReadSide::open) {
         teardown(conn, conn.close_reason, false);
         return;
     }
-    if (!conn.paused_by_plugin && !conn.held_input.empty() && !conn.closing()) {
-        std::string held;
-        held.swap(conn.held_input);
-        deliver_data(conn, reinterpret_cast<const uint8_t*>(held.data()), held.size());
-        return; // deliver_data settled again
-    }
+    if (deliver_held(conn)) return; // the plugin ran, and its callback settled the connection again
     update_reading(conn);
 }
 
@@ -317,7 +347,7 @@ void Worker::settle(Connection& conn)
 // accept, send, close). A peer that has sent data may still be sending, so it gets a lingering close.
 bool Worker::nothing_to_read(Connection& conn)
 {
-    if (conn.ever_received || conn.recv_armed) return false;
+    if (conn.ever_received || conn.recv != RecvOp::idle) return false;
     int unread = 0;
     return ::ioctl(conn.fd, SIOCINQ, &unread) == 0 && unread == 0;
 }
@@ -327,16 +357,20 @@ bool Worker::nothing_to_read(Connection& conn)
 void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
 {
     if (conn.closing()) return;
-    conn.close_requested = true;
+    conn.phase = Phase::closing;
     conn.close_reason = reason;
     conn.close_deadline = now_ + options_.close_timeout;
-    std::string().swap(conn.held_input);
-    if (conn.in_idle_list) {
-        conn.slot->idle.remove(&conn);
-        conn.in_idle_list = false;
-    }
+    if (conn.write == WriteSide::open) conn.write = WriteSide::fin_queued;
+    std::string().swap(conn.held_input); // the plugin closed: what it had not taken is not wanted
+    if (conn.list != nullptr) conn.list->remove(&conn);
     closing_.push_back(&conn);
-    conn.in_closing_list = true;
+}
+
+void Worker::mark_aborting(Connection& conn, ringd_close_reason reason)
+{
+    if (conn.phase == Phase::aborting || conn.torn_down()) return;
+    conn.phase = Phase::aborting;
+    conn.close_reason = reason;
 }
 
 void Worker::request_close(Connection& conn, ringd_close_reason reason)
@@ -347,32 +381,28 @@ void Worker::request_close(Connection& conn, ringd_close_reason reason)
 
 void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
 {
-    if (conn.torn_down) return;
-    conn.torn_down = true;
-    if (conn.in_idle_list) conn.slot->idle.remove(&conn);
-    if (conn.in_closing_list) closing_.remove(&conn);
-    conn.in_idle_list = conn.in_closing_list = false;
+    if (conn.torn_down()) return;
+    conn.phase = Phase::torn_down;
+    if (conn.list != nullptr) conn.list->remove(&conn);
     for (int64_t id : conn.timers)
         timers_.cancel(id);
     conn.timers.clear();
-    children_.forget_connection(conn.index, conn.generation);
-    if (conn.recv_armed && !conn.recv_cancel_sent) {
-        cancel_op(make_user_data(Op::recv, conn.index, conn.generation));
-        conn.recv_cancel_sent = true;
+    children_.forget_connection(conn.index, conn.reuse_tag);
+    std::string().swap(conn.held_input);
+    if (conn.recv == RecvOp::armed) {
+        cancel_op(make_user_data(Op::recv, conn.index, conn.reuse_tag));
+        conn.recv = RecvOp::cancelling;
     }
     // A send blocked on a peer that never reads holds its own reference to the socket: closing the fd alone
     // would leave the connection (and this slot) alive forever. Cancelling completes it with -ECANCELED.
-    if (conn.send_in_flight) cancel_op(make_user_data(Op::send, conn.index, conn.generation));
-    if (conn.opened) {
-        conn.opened = false;
-        const auto& d = conn.listener->plugin()->d();
-        if (d.on_close != nullptr) {
-            void* instance = conn.listener->plugin()->instance();
-            try {
-                d.on_close(instance, reinterpret_cast<ringd_conn*>(&conn), reason);
-            } catch (...) {
-                spdlog::error("[{}] plugin on_close threw", conn.listener->name());
-            }
+    if (conn.send_in_flight) cancel_op(make_user_data(Op::send, conn.index, conn.reuse_tag));
+    const auto& d = conn.listener->plugin()->d();
+    if (d.on_close != nullptr) {
+        void* instance = conn.listener->plugin()->instance();
+        try {
+            d.on_close(instance, reinterpret_cast<ringd_conn*>(&conn), reason);
+        } catch (...) {
+            spdlog::error("[{}] plugin on_close threw", conn.listener->name());
         }
     }
     if (abort) {
@@ -386,9 +416,9 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     // soon as its other operations are in, which saves a completion and usually a turn of the loop per
     // connection. The close references only the descriptor number, never this Connection.
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-    io_uring_sqe_set_data64(sqe, make_user_data(Op::close, conn.index, conn.generation));
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::close, conn.index, conn.reuse_tag));
     conn.fd = -1;
-    torn_down_this_turn_.push_back({conn.index, conn.generation});
+    torn_down_this_turn_.push_back({conn.index, conn.reuse_tag});
     conn.listener->remove_connection(); // max_connections admits a successor at once
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -397,9 +427,8 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
 // teardown() itself: its callers (plugin callbacks among them) still hold the Connection.
 void Worker::release_torn_down()
 {
-    for (const auto& [index, generation] : torn_down_this_turn_) {
-        if (index < connections_.size() && connections_[index] && connections_[index]->generation == generation)
-            maybe_release(*connections_[index]);
+    for (const auto& [index, tag] : torn_down_this_turn_) {
+        if (Connection* conn = live_connection(index, tag)) maybe_release(*conn);
     }
     torn_down_this_turn_.clear();
 }
@@ -409,7 +438,7 @@ void Worker::release_torn_down()
 // release_torn_down()).
 void Worker::maybe_release(Connection& conn)
 {
-    if (!conn.torn_down || conn.inflight != 0) return;
+    if (!conn.torn_down() || conn.inflight != 0) return;
     ListenerSlot& slot = *conn.slot;
     // Only now may the slot (and the listener generation) go: until the last completion arrived, this
     // connection still pointed at them.
@@ -424,73 +453,108 @@ void Worker::maybe_release(Connection& conn)
     free_slot_if_done(slot);
 }
 
+Connection* Worker::live_connection(uint32_t index, uint32_t reuse_tag)
+{
+    if (index >= connections_.size() || !connections_[index]) return nullptr;
+    Connection* conn = connections_[index].get();
+    return (conn->reuse_tag & reuse_tag_mask) == (reuse_tag & reuse_tag_mask) ? conn : nullptr;
+}
+
 // ---- host services -----------------------------------------------------------------------------------------
+//
+// Called by plugins through host_api.cpp, on this worker's thread, from inside any callback on this worker.
+// A call on a connection other than the one whose callback is running (a plugin that keeps a room of its
+// connections) takes effect when the turn's completions have been handled (settle_touched()), before the
+// next submission, so it is never later than a call on the running connection would be.
+
+void Worker::touched(Connection& conn)
+{
+    if (&conn != in_callback_) touched_.push_back({conn.index, conn.reuse_tag});
+}
+
+void Worker::settle_touched()
+{
+    while (!touched_.empty()) {
+        std::vector<std::pair<uint32_t, uint32_t>> batch;
+        batch.swap(touched_);
+        for (const auto& [index, tag] : batch) {
+            if (Connection* conn = live_connection(index, tag); conn != nullptr && !conn->torn_down()) settle(*conn);
+        }
+    }
+}
 
 int Worker::send(Connection& conn, const void* data, size_t len)
 {
-    if (conn.closing() || conn.write_shutdown_requested) return -EPIPE;
+    if (conn.closing() || conn.write != WriteSide::open) return -EPIPE;
     conn.out.append({static_cast<const std::byte*>(data), len}, segment_pool_);
+    touched(conn);
     return 0;
 }
 
 int Worker::send_owned(Connection& conn, void* data, size_t len, void (*free_fn)(void*, void*), void* ctx)
 {
-    if (conn.closing() || conn.write_shutdown_requested) {
+    if (conn.closing() || conn.write != WriteSide::open) {
         if (free_fn != nullptr) free_fn(data, ctx);
         return -EPIPE;
     }
     conn.out.append_owned(static_cast<std::byte*>(data), len, free_fn, ctx);
+    touched(conn);
     return 0;
 }
 
 uint8_t* Worker::send_reserve(Connection& conn, size_t len)
 {
-    if (conn.closing() || conn.write_shutdown_requested) return nullptr;
+    if (conn.closing() || conn.write != WriteSide::open) return nullptr;
     return reinterpret_cast<uint8_t*>(conn.out.reserve(len, segment_pool_));
 }
 
 void Worker::send_commit(Connection& conn, size_t used)
 {
     conn.out.commit(used);
+    touched(conn);
 }
 
 int Worker::close(Connection& conn, uint32_t flags)
 {
-    if (conn.torn_down) return -EBADF;
+    if (conn.torn_down()) return -EBADF;
     // Only state changes here: the callback's caller settles afterwards, so on_close never runs re-entrantly.
     if (flags & RINGD_CLOSE_ABORT) {
-        conn.abort_requested = true;
+        mark_aborting(conn, RINGD_CLOSE_LOCAL); // the plugin asked for it: a local close, not an error
     } else {
-        mark_closing(conn, conn.peer_eof ? RINGD_CLOSE_PEER : RINGD_CLOSE_LOCAL);
+        mark_closing(conn, conn.read == ReadSide::at_eof ? RINGD_CLOSE_PEER : RINGD_CLOSE_LOCAL);
     }
+    touched(conn);
     return 0;
 }
 
 int Worker::shutdown_write(Connection& conn)
 {
     if (conn.closing()) return -EPIPE;
-    conn.write_shutdown_requested = true;
+    if (conn.write == WriteSide::open) conn.write = WriteSide::fin_queued;
+    touched(conn);
     return 0;
 }
 
 int Worker::pause_reading(Connection& conn)
 {
-    if (conn.torn_down) return -EBADF;
+    if (conn.torn_down()) return -EBADF;
     conn.paused_by_plugin = true;
+    touched(conn);
     return 0;
 }
 
 int Worker::resume_reading(Connection& conn)
 {
-    if (conn.torn_down) return -EBADF;
+    if (conn.torn_down()) return -EBADF;
     conn.paused_by_plugin = false;
+    touched(conn);
     return 0;
 }
 
 int64_t Worker::timer_start(Connection& conn, uint64_t delay_ms, void* arg)
 {
-    if (conn.torn_down) return -EBADF;
-    const int64_t id = timers_.start(deadline_after(now_, delay_ms), {conn.index, conn.generation, arg});
+    if (conn.torn_down()) return -EBADF;
+    const int64_t id = timers_.start(deadline_after(now_, delay_ms), {conn.index, conn.reuse_tag, arg});
     conn.timers.push_back(id);
     return id;
 }
@@ -505,20 +569,19 @@ int Worker::timer_cancel(Connection& conn, int64_t id)
 int Worker::spawn(Connection& conn, const ringd_spawn_request& request, ringd_spawn_done_fn done, void* ctx)
 {
     if (conn.closing()) return -EPIPE;
-    const int rc = children_.spawn(conn.index, conn.generation, request, done, ctx, now_);
+    const int rc = children_.spawn(conn.index, conn.reuse_tag, request, done, ctx, now_);
     if (rc == 0) ++conn.running_children;
     return rc;
 }
 
-void Worker::deliver_spawn_result(uint32_t conn_index, uint32_t conn_generation, ringd_spawn_done_fn done, void* ctx,
+void Worker::deliver_spawn_result(uint32_t conn_index, uint32_t conn_reuse_tag, ringd_spawn_done_fn done, void* ctx,
                                   const ringd_spawn_result& result)
 {
-    if (conn_index >= connections_.size() || !connections_[conn_index]) return;
-    Connection& conn = *connections_[conn_index];
-    if (conn.generation != conn_generation || conn.torn_down) return;
-    --conn.running_children;
-    touch(conn);
-    invoke(conn, "spawn completion", [&] { done(ctx, reinterpret_cast<ringd_conn*>(&conn), &result); });
+    Connection* conn = live_connection(conn_index, conn_reuse_tag);
+    if (conn == nullptr || conn->torn_down()) return;
+    --conn->running_children;
+    touch(*conn);
+    invoke(*conn, "spawn completion", [&] { done(ctx, reinterpret_cast<ringd_conn*>(conn), &result); });
 }
 
 } // namespace ringd::engine

@@ -33,7 +33,14 @@ PluginLibrary::PluginLibrary(std::filesystem::path path, void* handle, const rin
 
 PluginLibrary::~PluginLibrary()
 {
-    dlclose(handle_);
+    if (handle_ != nullptr) dlclose(handle_);
+}
+
+std::shared_ptr<PluginLibrary> PluginLibrary::builtin(const std::string& name, const ringd_plugin_descriptor* d)
+{
+    if (std::string why = check_descriptor(d); !why.empty())
+        throw PluginLoadError("built-in plugin " + name + " is not compatible: " + why);
+    return std::shared_ptr<PluginLibrary>(new PluginLibrary("<built-in " + name + ">", nullptr, d));
 }
 
 std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& path)

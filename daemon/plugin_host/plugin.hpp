@@ -41,6 +41,10 @@ class PluginLibrary {
 public:
     // Throws PluginLoadError.
     [[nodiscard]] static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& path);
+    // A plugin compiled into the calling program (ringd's own handlers, the engine's unit tests): the same
+    // checks, nothing to unload. Throws PluginLoadError.
+    [[nodiscard]] static std::shared_ptr<PluginLibrary> builtin(const std::string& name,
+                                                                const ringd_plugin_descriptor* d);
     ~PluginLibrary();
     PluginLibrary(const PluginLibrary&) = delete;
     PluginLibrary& operator=(const PluginLibrary&) = delete;
