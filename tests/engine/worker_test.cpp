@@ -390,3 +390,22 @@ TEST_CASE("a completion for a listener slot or connection that is gone is droppe
     rig.write_all("ok");
     rig.turn_until([&] { return rig.rec.input == "ok"; });
 }
+
+TEST_CASE("spawn refuses a request whose struct_size is below ABI 1.0's, reading nothing else")
+{
+    Rig rig;
+    static bool done_called = false;
+    auto done = [](void*, ringd_conn*, const ringd_spawn_result*) { done_called = true; };
+    const char* argv[] = {"/bin/true", nullptr};
+    ringd_spawn_request request{};
+    request.argv = argv;
+    request.run_as_uid = request.run_as_gid = -1;
+    for (uint32_t size : {0u, 4u, uint32_t(offsetof(ringd_spawn_request, run_as_gid))}) {
+        request.struct_size = size;
+        CHECK(rig.rec.host->spawn(rig.rec.conn, &request, done, nullptr) == -EINVAL);
+    }
+    for (int i = 0; i < 3; ++i)
+        rig.turn();
+    CHECK_FALSE(done_called);
+    CHECK(WorkerTestAccess::only_connection(rig.worker)->running_children == 0);
+}

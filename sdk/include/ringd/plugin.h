@@ -20,8 +20,10 @@
  *     instance itself must be treated as read-only after create(), or protected by the plugin. For lock-free
  *     per-worker state, index an array of ringd_instance_args.worker_count entries with
  *     host->worker_index(), which is stable for the calling thread.
- *   - Every host function that takes a ringd_conn* must be called from that connection's worker thread, from
- *     inside one of the connection's callbacks.
+ *   - Every host function that takes a ringd_conn* must be called on that connection's worker thread (from any
+ *     callback running there; a call on another connection of the same worker takes effect before the worker
+ *     next submits I/O). Called from any other thread, it changes nothing and returns -EPERM (NULL from
+ *     send_reserve and get_user), and the misuse is logged.
  *
  * Errors: host functions return 0 (or a non-negative value) on success and a negative errno value on failure.
  * C++ exceptions must never cross this ABI; the host guards every call anyway, and a callback that throws
@@ -67,7 +69,7 @@ typedef enum ringd_log_level {
 /* Why a stream connection closed (the `reason` argument of on_close). */
 typedef enum ringd_close_reason {
     RINGD_CLOSE_PEER = 0,    /* the peer closed or reset the connection */
-    RINGD_CLOSE_LOCAL = 1,   /* the plugin asked for the close */
+    RINGD_CLOSE_LOCAL = 1,   /* the plugin asked for the close (RINGD_CLOSE_ABORT included) */
     RINGD_CLOSE_IDLE = 2,    /* idle_timeout expired */
     RINGD_CLOSE_ERROR = 3,   /* a socket error, or a plugin callback failed (threw) */
     RINGD_CLOSE_SHUTDOWN = 4 /* the daemon is stopping, or the listener was removed and its drain timed out */
@@ -108,7 +110,8 @@ typedef struct ringd_instance_args {
 
 /* A command for the host to run. Pointers are owned by the caller and only read during the spawn() call. */
 typedef struct ringd_spawn_request {
-    uint32_t struct_size;    /* sizeof(ringd_spawn_request) */
+    uint32_t struct_size;    /* sizeof(ringd_spawn_request); spawn() returns -EINVAL, reading nothing else, if it
+                                is smaller than the struct of ABI 1.0 */
     const char* const* argv; /* NULL-terminated; argv[0] is an absolute path or a name searched in PATH of envp */
     const char* const* envp; /* NULL-terminated environment; NULL means PATH=/usr/local/bin:/usr/bin:/bin and
                                 LANG=C.UTF-8 only */
@@ -248,8 +251,9 @@ typedef struct ringd_plugin_descriptor {
      * on_data: `data` is owned by the host and valid only until on_data returns. */
     int (*on_open)(void* instance, ringd_conn* conn);
     void (*on_data)(void* instance, ringd_conn* conn, const uint8_t* data, size_t len);
-    /* The peer sent FIN (read side at EOF). The connection stays open for sending until the plugin closes
-     * it; if NULL, the host closes after flushing queued output. */
+    /* The peer sent FIN (read side at EOF). Every byte the peer sent before it has been given to on_data first,
+     * even if reading was paused meanwhile (then this waits until the plugin resumes reading). The connection
+     * stays open for sending until the plugin closes it; if NULL, the host closes after flushing queued output. */
     void (*on_peer_shutdown)(void* instance, ringd_conn* conn);
     void (*on_close)(void* instance, ringd_conn* conn, ringd_close_reason reason);
 
