@@ -125,7 +125,8 @@ TEST_CASE("each warning is reported at file:line:col with what it means", "[conf
         INFO("config:\n" << c.yaml);
         const std::vector<Diagnostic> warnings = warnings_of(c.yaml);
         INFO("warnings:\n" << dump(warnings));
-        REQUIRE(warnings.size() == 1);
+        CHECK(warnings.size() == 1); // every row is checked, even after one fails
+        if (warnings.size() != 1) continue;
         const Diagnostic& w = warnings.front();
         CHECK(w.severity == Severity::warning);
         CHECK(w.where.str() == "test.yaml:" + c.where);
