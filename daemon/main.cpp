@@ -27,8 +27,12 @@ int main(int argc, char** argv)
                    ")");
     app.add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides log.level)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-    app.add_flag("-t,--check-config", check,
-                 "validate the configuration and every plugin's config, print a line per listener, exit");
+    bool strict = false;
+    CLI::Option* check_flag =
+        app.add_flag("-t,--check-config", check,
+                     "validate the configuration and every plugin's config, print a line per listener and every "
+                     "warning (file:line:col: warning: ...), exit: 0 if valid, even with warnings");
+    app.add_flag("--strict", strict, "with --check-config: exit 1 on any warning too")->needs(check_flag);
     app.set_version_flag("-V,--version", std::string("ringd ") + RINGD_VERSION);
     CLI11_PARSE(app, argc, argv);
 
@@ -42,7 +46,7 @@ int main(int argc, char** argv)
 
     try {
         ringd::service::setup_logging(log_level.empty() ? "info" : log_level);
-        if (check) return ringd::supervisor::check_config(options);
+        if (check) return ringd::supervisor::check_config(options, strict);
         ringd::supervisor::Supervisor supervisor(options);
         return supervisor.run();
     } catch (const std::exception& e) {

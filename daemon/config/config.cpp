@@ -87,6 +87,7 @@ private:
     void expand_pattern(Reporter& reporter, const Field& item, const std::filesystem::path& main_path,
                         std::map<std::filesystem::path, YAML::Mark>& matches) const;
     void read_include(Reporter& main_reporter, const Include& include, const detail::ListenerContext& context);
+    void sort_by_position(std::vector<Diagnostic>& diagnostics) const;
     [[noreturn]] void throw_errors();
 
     std::filesystem::path base_dir_;
@@ -94,6 +95,8 @@ private:
     Config config_;
     std::vector<detail::ListenerDraft> drafts_;
     std::vector<Diagnostic> diagnostics_;
+    std::vector<Diagnostic> warnings_;
+    detail::LimitsWhere limits_where_;    // of the top-level `limits:`
     std::vector<std::string> file_names_; // as they appear in diagnostics, in reading order
     size_t listener_entries_ = 0;
 };
@@ -102,7 +105,7 @@ Config Loader::load(const std::string& text, const std::string& file_name, const
 {
     config_.files.push_back(main_path);
     file_names_.push_back(file_name);
-    Reporter reporter(file_name, diagnostics_);
+    Reporter reporter(file_name, diagnostics_, warnings_);
     const std::optional<YAML::Node> root = detail::parse_document(reporter, text);
     if (!root) throw_errors();
     // An empty file is read as an empty mapping, so it fails with "no listeners configured".
@@ -111,7 +114,10 @@ Config Loader::load(const std::string& text, const std::string& file_name, const
         detail::read_mapping(reporter, top, top.Mark(), "the config file", top_level_keys);
     if (!fields) throw_errors();
     read_settings(reporter, *fields);
-    const detail::ListenerContext context{config_.limits, config_.plugin_dir, options_.check_plugin_files};
+    const detail::ListenerContext context{.defaults = config_.limits,
+                                          .defaults_where = limits_where_,
+                                          .plugin_dir = config_.plugin_dir,
+                                          .check_plugin_files = options_.check_plugin_files};
     const Field* listeners = fields->find("listeners");
     if (listeners != nullptr) listener_entries_ += detail::read_listeners(reporter, *listeners, context, drafts_);
     if (const Field* include = fields->find("include"); include != nullptr) {
@@ -119,11 +125,17 @@ Config Loader::load(const std::string& text, const std::string& file_name, const
             read_include(reporter, file, context);
     }
     detail::check_unique(drafts_, diagnostics_);
+    for (const detail::ListenerDraft& draft : drafts_) {
+        detail::check_access_lists(draft, warnings_);
+        detail::check_plugin_timeouts(draft, warnings_);
+    }
     if (listener_entries_ == 0)
         reporter.error(listeners != nullptr ? listeners->key_node.Mark() : YAML::Mark(), "no listeners configured");
     if (!diagnostics_.empty()) throw_errors();
     for (detail::ListenerDraft& draft : drafts_)
         config_.listeners.push_back(std::move(draft.config));
+    sort_by_position(warnings_);
+    config_.warnings = std::move(warnings_);
     return std::move(config_);
 }
 
@@ -134,11 +146,18 @@ void Loader::read_settings(Reporter& reporter, const Fields& fields)
     read_plugin_dir(reporter, fields.find("plugin_dir"));
     if (const Field* f = fields.find("log"); f != nullptr) read_log(reporter, *f);
     if (const Field* f = fields.find("shutdown_timeout"); f != nullptr) {
-        if (auto value = detail::read_parsed(reporter, *f, "a duration like 5s", parse_duration))
+        if (auto value = detail::read_parsed(reporter, *f, "a duration like 5s", parse_duration)) {
             config_.shutdown_timeout = *value;
+            // The engine gives every closing connection shutdown_timeout to flush before resetting it, so 0
+            // resets each one at once: a reply still queued when a connection closes is lost, on every close.
+            if (value->count() == 0)
+                reporter.warn(f->value_mark(), "shutdown_timeout 0 resets every closing connection at once: output "
+                                               "still queued when a connection closes (a last reply, a goodbye) is "
+                                               "lost, on every close and at stop; give it time, e.g. 5s");
+        }
     }
     if (const Field* f = fields.find("limits"); f != nullptr)
-        detail::read_limits(reporter, *f, "limits", config_.limits);
+        detail::read_limits(reporter, *f, "limits", config_.limits, limits_where_);
 }
 
 void Loader::read_workers(Reporter& reporter, const Field& field)
@@ -247,7 +266,7 @@ void Loader::read_include(Reporter& main_reporter, const Include& include, const
     }
     config_.files.push_back(include.path);
     file_names_.push_back(include.path.string());
-    Reporter reporter(include.path.string(), diagnostics_);
+    Reporter reporter(include.path.string(), diagnostics_, warnings_);
     const std::optional<YAML::Node> root = detail::parse_document(reporter, *text);
     if (!root || root->IsNull()) return; // a syntax error (reported), or an empty drop-in (fine)
     const std::optional<Fields> fields =
@@ -258,15 +277,21 @@ void Loader::read_include(Reporter& main_reporter, const Include& include, const
 
 // Diagnostics in reading order of their files, and by position within each file (the settings are read in a
 // fixed order, not in the order they were written).
-[[noreturn]] void Loader::throw_errors()
+void Loader::sort_by_position(std::vector<Diagnostic>& diagnostics) const
 {
     auto rank = [&](const Diagnostic& d) {
         const auto it = std::find(file_names_.begin(), file_names_.end(), d.where.file);
         return std::tuple(it - file_names_.begin(), d.where.line, d.where.column);
     };
-    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
+    std::stable_sort(diagnostics.begin(), diagnostics.end(),
                      [&](const Diagnostic& a, const Diagnostic& b) { return rank(a) < rank(b); });
-    throw ConfigErrors(std::move(diagnostics_));
+}
+
+[[noreturn]] void Loader::throw_errors()
+{
+    sort_by_position(diagnostics_);
+    sort_by_position(warnings_);
+    throw ConfigErrors(std::move(diagnostics_), std::move(warnings_));
 }
 
 std::string join_diagnostics(const std::vector<Diagnostic>& diagnostics)
@@ -291,12 +316,14 @@ std::string Location::str() const
 std::string Diagnostic::str() const
 {
     std::string text = where.str() + ": ";
+    if (severity == Severity::warning) text += "warning: ";
     if (!listener.empty()) text += "listener '" + listener + "': ";
     return text + message;
 }
 
-ConfigErrors::ConfigErrors(std::vector<Diagnostic> diagnostics)
-    : std::runtime_error(join_diagnostics(diagnostics)), diagnostics_(std::move(diagnostics))
+ConfigErrors::ConfigErrors(std::vector<Diagnostic> diagnostics, std::vector<Diagnostic> warnings)
+    : std::runtime_error(join_diagnostics(diagnostics)), diagnostics_(std::move(diagnostics)),
+      warnings_(std::move(warnings))
 {
 }
 

@@ -1,6 +1,8 @@
 // The daemon's configuration as loaded from ringd.yaml and its `include:` drop-ins, fully validated.
 // Loading either returns a Config that is safe to act on, or throws ConfigErrors listing *every* problem,
 // each naming file:line:col, the listener (when there is one) and what was expected.
+// Warnings are for settings that are valid but almost certainly not what was meant (10.1.2.3/8, an `allow`
+// entry a `deny` covers, ...): they never refuse a config, and travel with it (Config::warnings) to be logged.
 #pragma once
 
 #include "config/endpoint.hpp"
@@ -21,6 +23,18 @@ struct Location {
     int line = 0;                          // 1-based
     int column = 0;                        // 1-based
     [[nodiscard]] std::string str() const; // "file:line:col"
+};
+
+enum class Severity { error, warning };
+
+struct Diagnostic {
+    Location where;
+    std::string listener; // empty when not about one listener
+    std::string message;
+    Severity severity = Severity::error;
+    // "file:line:col: listener 'x': message" (listener part optional); a warning has "warning: " after the
+    // position, as compilers print it.
+    [[nodiscard]] std::string str() const;
 };
 
 struct Limits {
@@ -55,22 +69,19 @@ struct Config {
     std::chrono::milliseconds shutdown_timeout{5'000};
     std::vector<ListenerConfig> listeners;    // main file first, then includes in sorted path order
     std::vector<std::filesystem::path> files; // every file read (main + includes)
-};
-
-struct Diagnostic {
-    Location where;
-    std::string listener; // empty when not about one listener
-    std::string message;
-    [[nodiscard]] std::string str() const; // "file:line:col: listener 'x': message" (listener part optional)
+    std::vector<Diagnostic> warnings;         // in file order, then by position (docs/configuration.md#warnings)
 };
 
 class ConfigErrors : public std::runtime_error {
 public:
-    explicit ConfigErrors(std::vector<Diagnostic> diagnostics);
+    // `warnings`: those found in the same (refused) config, so that a check can show them alongside.
+    explicit ConfigErrors(std::vector<Diagnostic> diagnostics, std::vector<Diagnostic> warnings = {});
     [[nodiscard]] const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+    [[nodiscard]] const std::vector<Diagnostic>& warnings() const { return warnings_; }
 
 private:
     std::vector<Diagnostic> diagnostics_;
+    std::vector<Diagnostic> warnings_;
 };
 
 struct LoadOptions {

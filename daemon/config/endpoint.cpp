@@ -147,6 +147,21 @@ bool prefix_matches(const std::array<uint8_t, 16>& range, const uint8_t* peer, u
     return (peer[whole] & mask) == range[whole];
 }
 
+// The address and prefix length of a range exactly as written, host bits included.
+Cidr parse_cidr_as_written(std::string_view text)
+{
+    const size_t slash = text.find('/');
+    const std::string_view host = text.substr(0, slash);
+    Cidr cidr;
+    cidr.family = host.find(':') != std::string_view::npos ? AF_INET6 : AF_INET;
+    if (inet_pton(cidr.family, std::string(host).c_str(), cidr.bytes.data()) != 1)
+        throw ParseError(std::string(cidr_forms) + ", got " + quoted(text));
+    const unsigned max_len = cidr.family == AF_INET ? 32 : 128;
+    cidr.prefix_len =
+        slash == std::string_view::npos ? max_len : parse_prefix_len(text.substr(slash + 1), max_len, text);
+    return cidr;
+}
+
 // A peer address in both forms a range may need: IPv4 (also for ::ffff:a.b.c.d) and IPv6 (IPv4 as mapped).
 struct Peer {
     bool has_v4 = false;
@@ -221,17 +236,24 @@ Endpoint parse_endpoint(std::string_view text)
 
 Cidr parse_cidr(std::string_view text)
 {
-    const size_t slash = text.find('/');
-    const std::string_view host = text.substr(0, slash);
-    Cidr cidr;
-    cidr.family = host.find(':') != std::string_view::npos ? AF_INET6 : AF_INET;
-    if (inet_pton(cidr.family, std::string(host).c_str(), cidr.bytes.data()) != 1)
-        throw ParseError(std::string(cidr_forms) + ", got " + quoted(text));
-    const unsigned max_len = cidr.family == AF_INET ? 32 : 128;
-    cidr.prefix_len =
-        slash == std::string_view::npos ? max_len : parse_prefix_len(text.substr(slash + 1), max_len, text);
+    Cidr cidr = parse_cidr_as_written(text);
     mask_host_bits(cidr);
     return cidr;
+}
+
+bool cidr_has_host_bits(std::string_view text)
+{
+    const Cidr written = parse_cidr_as_written(text);
+    Cidr masked = written;
+    mask_host_bits(masked);
+    return masked.bytes != written.bytes;
+}
+
+std::string format_cidr(const Cidr& cidr)
+{
+    char text[INET6_ADDRSTRLEN] = {};
+    if (inet_ntop(cidr.family, cidr.bytes.data(), text, sizeof(text)) == nullptr) return "?";
+    return std::string(text) + "/" + std::to_string(cidr.prefix_len);
 }
 
 bool Cidr::contains(const sockaddr* address) const

@@ -51,7 +51,14 @@ struct Cidr {
     [[nodiscard]] bool contains(const sockaddr* address) const;
 };
 
-// Throws ParseError.
+// Throws ParseError. Address bits beyond the prefix are cleared: "10.1.2.3/8" is 10.0.0.0/8.
 [[nodiscard]] Cidr parse_cidr(std::string_view text);
+
+// True when `text` has address bits set beyond its prefix ("10.1.2.3/8"), which parse_cidr clears. Such a range
+// is valid but almost never what was meant (a host address with a wrong prefix length). Throws ParseError.
+[[nodiscard]] bool cidr_has_host_bits(std::string_view text);
+
+// "10.0.0.0/8", "fd00::/8": the range in canonical form.
+[[nodiscard]] std::string format_cidr(const Cidr& cidr);
 
 } // namespace ringd::config

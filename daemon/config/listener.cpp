@@ -64,9 +64,25 @@ std::optional<std::filesystem::path> resolve_plugin(Reporter& reporter, const Fi
     return path;
 }
 
-std::vector<Cidr> read_cidrs(Reporter& reporter, const Field& field)
+// Warnings about one entry of an `allow:`/`deny:` list: a range with host bits set, and a range listed twice.
+void warn_about_range(Reporter& reporter, const Field& item, const RangeEntry& entry,
+                      const std::vector<RangeEntry>& earlier)
 {
-    std::vector<Cidr> ranges;
+    if (cidr_has_host_bits(entry.text))
+        reporter.warn(entry.where, entry.text + " has host bits set; it matches " + format_cidr(entry.cidr) +
+                                       " (write the network address, or a bare address for one host)");
+    const auto same = std::find_if(earlier.begin(), earlier.end(), [&](const RangeEntry& e) {
+        return e.cidr.family == entry.cidr.family && e.cidr.prefix_len == entry.cidr.prefix_len &&
+               e.cidr.bytes == entry.cidr.bytes;
+    });
+    if (same != earlier.end())
+        reporter.warn(entry.where, "'" + item.key + "' lists " + format_cidr(entry.cidr) + " twice (also at line " +
+                                       std::to_string(same->where.line) + "); was another range meant?");
+}
+
+std::vector<RangeEntry> read_cidrs(Reporter& reporter, const Field& field)
+{
+    std::vector<RangeEntry> ranges;
     if (!field.value.IsSequence()) {
         reporter.error(field.value_mark(), "expected a list of address ranges like [127.0.0.0/8, \"::1/128\"] for '" +
                                                field.key + "', got " + describe(field.value));
@@ -79,8 +95,11 @@ std::vector<Cidr> read_cidrs(Reporter& reporter, const Field& field)
                                            "remove 'allow'");
     for (const YAML::Node& entry : field.value) {
         const Field item{field.key, field.key_node, entry};
-        if (auto cidr = read_parsed(reporter, item, "an address range like 10.0.0.0/8", parse_cidr))
-            ranges.push_back(*cidr);
+        if (auto cidr = read_parsed(reporter, item, "an address range like 10.0.0.0/8", parse_cidr)) {
+            RangeEntry range{*cidr, entry.Scalar(), reporter.at(item.value_mark())};
+            warn_about_range(reporter, item, range, ranges);
+            ranges.push_back(std::move(range));
+        }
     }
     return ranges;
 }
@@ -166,7 +185,13 @@ void read_fields(Reporter& reporter, const Fields& fields, const ListenerContext
             reporter.error(f->key_node.Mark(), "'" + f->key +
                                                    "' cannot be used on a unix socket listener; restrict "
                                                    "access with the socket file's permissions instead");
-        (f->key == "allow" ? listener.allow : listener.deny) = read_cidrs(reporter, *f);
+        const bool allow = f->key == "allow";
+        std::vector<RangeEntry>& entries = allow ? draft.allow_entries : draft.deny_entries;
+        entries = read_cidrs(reporter, *f);
+        (allow ? draft.allow_where : draft.deny_where) = reporter.at(f->key_node.Mark());
+        std::vector<Cidr>& ranges = allow ? listener.allow : listener.deny;
+        for (const RangeEntry& entry : entries)
+            ranges.push_back(entry.cidr);
     }
     if (const Field* f = fields.find("mode"); f != nullptr) {
         // Only a socket file has permission bits: an abstract name or a port has none to set.
@@ -176,8 +201,14 @@ void read_fields(Reporter& reporter, const Fields& fields, const ListenerContext
         if (auto mode = read_parsed(reporter, *f, "permission bits like 0660", parse_file_mode))
             listener.unix_mode = *mode;
     }
-    if (const Field* f = fields.find("limits"); f != nullptr)
-        read_limits(reporter, *f, "listener limits", listener.limits);
+    if (const Field* f = fields.find("limits"); f != nullptr) {
+        // Every limit is about connections, and a datagram listener has none: the settings would do nothing.
+        if (draft.listen_where && !listener.endpoint.is_stream())
+            reporter.warn(f->key_node.Mark(), "'limits' has no effect on a udp listener (" + listener.endpoint.text +
+                                                  "): max_connections, idle_timeout and max_output_buffer apply "
+                                                  "to connections, and datagrams have none");
+        read_limits(reporter, *f, "listener limits", listener.limits, draft.limits_where);
+    }
     read_plugin_config(reporter, fields.find("config"), listener);
 }
 
@@ -200,6 +231,7 @@ std::optional<ListenerDraft> read_listener(Reporter& reporter, const YAML::Node&
     ListenerDraft draft;
     draft.config.where = reporter.at(entry.Mark());
     draft.config.limits = context.defaults;
+    draft.limits_where = context.defaults_where;
     for (std::string_view key : required_listener_keys) {
         if (fields->find(key) == nullptr)
             reporter.error(entry.Mark(), "missing required key '" + std::string(key) + "' in listener");
@@ -210,7 +242,7 @@ std::optional<ListenerDraft> read_listener(Reporter& reporter, const YAML::Node&
 
 } // namespace
 
-void read_limits(Reporter& reporter, const Field& field, std::string_view what, Limits& limits)
+void read_limits(Reporter& reporter, const Field& field, std::string_view what, Limits& limits, LimitsWhere& where)
 {
     const std::optional<Fields> fields = read_mapping(reporter, field.value, field.value_mark(), what, limits_keys);
     if (!fields) return;
@@ -219,7 +251,10 @@ void read_limits(Reporter& reporter, const Field& field, std::string_view what, 
             limits.max_connections = static_cast<uint32_t>(*value);
     }
     if (const Field* f = fields->find("idle_timeout"); f != nullptr) {
-        if (auto value = read_parsed(reporter, *f, "a duration like 60s", parse_duration)) limits.idle_timeout = *value;
+        if (auto value = read_parsed(reporter, *f, "a duration like 60s", parse_duration)) {
+            limits.idle_timeout = *value;
+            where.idle_timeout = reporter.at(f->value_mark());
+        }
     }
     if (const Field* f = fields->find("max_output_buffer"); f != nullptr) {
         const auto value = read_parsed(reporter, *f, "a size like 1MiB", parse_size);

@@ -1,5 +1,6 @@
-// Internal to ringd_config: reading `listeners:` entries and `limits:` mappings, and the checks that span all
-// listeners of all files (unique names, non-conflicting addresses).
+// Internal to ringd_config: reading `listeners:` entries and `limits:` mappings, the checks that span all
+// listeners of all files (unique names, non-conflicting addresses), and the per-listener warnings that need a
+// whole entry read first (access lists, plugin timeouts).
 #pragma once
 
 #include "config/config.hpp"
@@ -11,11 +12,24 @@
 
 namespace ringd::config::detail {
 
+// Where the limits that warnings talk about were written (unset: the built-in default).
+struct LimitsWhere {
+    std::optional<Location> idle_timeout;
+};
+
 // What every listener entry is read against, whichever file it is in.
 struct ListenerContext {
-    Limits defaults;                  // the top-level `limits:`
+    Limits defaults; // the top-level `limits:`
+    LimitsWhere defaults_where;
     std::filesystem::path plugin_dir; // absolute; already the --plugin-dir override when one was given
     bool check_plugin_files = true;
+};
+
+// One valid `allow:` or `deny:` entry: the range, its text as written and where.
+struct RangeEntry {
+    Cidr cidr;
+    std::string text;
+    Location where;
 };
 
 // A listener as read, plus the positions the cross-listener checks report at. Those are set only when the
@@ -24,10 +38,17 @@ struct ListenerDraft {
     ListenerConfig config;
     std::optional<Location> name_where;
     std::optional<Location> listen_where;
+    // For the warnings: each valid `allow:`/`deny:` entry as written, and the keys themselves.
+    std::vector<RangeEntry> allow_entries;
+    std::vector<RangeEntry> deny_entries;
+    std::optional<Location> allow_where;
+    std::optional<Location> deny_where;
+    LimitsWhere limits_where; // the listener's own `limits:`, else the top-level one
 };
 
-// Overrides the keys of `limits` that `field` (a `limits:` mapping) sets. `what` names it in messages.
-void read_limits(Reporter& reporter, const Field& field, std::string_view what, Limits& limits);
+// Overrides the keys of `limits` (and `where`) that `field` (a `limits:` mapping) sets. `what` names it in
+// messages.
+void read_limits(Reporter& reporter, const Field& field, std::string_view what, Limits& limits, LimitsWhere& where);
 
 // Appends one draft per listener entry of a `listeners:` value. Returns how many entries were written, counting a
 // malformed `listeners:` value as one, so that it is not also reported as "no listeners configured".
@@ -36,5 +57,13 @@ size_t read_listeners(Reporter& reporter, const Field& field, const ListenerCont
 
 // Reports duplicate names and conflicting addresses, each at the later of the two listeners.
 void check_unique(const std::vector<ListenerDraft>& listeners, std::vector<Diagnostic>& sink);
+
+// Warns about access lists that shut out more than meant: an `allow` entry a `deny` covers (it admits nobody),
+// a `deny` or `allow` under which no peer at all can reach the listener (access_checks.cpp).
+void check_access_lists(const ListenerDraft& listener, std::vector<Diagnostic>& warnings);
+
+// Warns where the listener's idle_timeout cuts short a wait that the plugin's own config sets up
+// (plugin_timeouts.cpp).
+void check_plugin_timeouts(const ListenerDraft& listener, std::vector<Diagnostic>& warnings);
 
 } // namespace ringd::config::detail

@@ -57,7 +57,12 @@ Location Reporter::at(const YAML::Mark& mark) const
 
 void Reporter::error(const Location& where, std::string message)
 {
-    sink_.push_back(Diagnostic{where, listener_, std::move(message)});
+    errors_.push_back(Diagnostic{where, listener_, std::move(message)});
+}
+
+void Reporter::warn(const Location& where, std::string message)
+{
+    warnings_.push_back(Diagnostic{where, listener_, std::move(message), Severity::warning});
 }
 
 YAML::Mark Field::value_mark() const

@@ -14,22 +14,30 @@
 
 namespace ringd::config::detail {
 
-// Where problems in one file go. `listener` is the listener being read (empty outside one); it is stamped on
-// every Diagnostic reported while it is set.
+// Where problems in one file go: errors to one list, warnings to another. `listener` is the listener being read
+// (empty outside one); it is stamped on every Diagnostic reported while it is set.
 class Reporter {
 public:
-    Reporter(std::string file, std::vector<Diagnostic>& sink) : file_(std::move(file)), sink_(sink) {}
+    Reporter(std::string file, std::vector<Diagnostic>& errors, std::vector<Diagnostic>& warnings)
+        : file_(std::move(file)), errors_(errors), warnings_(warnings)
+    {
+    }
 
     [[nodiscard]] const std::string& file() const { return file_; }
     [[nodiscard]] Location at(const YAML::Mark& mark) const;
     void error(const YAML::Mark& mark, std::string message) { error(at(mark), std::move(message)); }
     void error(const Location& where, std::string message);
+    // Valid, but almost certainly not what was meant; never makes the config fail.
+    void warn(const YAML::Mark& mark, std::string message) { warn(at(mark), std::move(message)); }
+    void warn(const Location& where, std::string message);
+    [[nodiscard]] const std::string& listener() const { return listener_; }
     void set_listener(std::string name) { listener_ = std::move(name); }
 
 private:
     std::string file_;
     std::string listener_;
-    std::vector<Diagnostic>& sink_;
+    std::vector<Diagnostic>& errors_;
+    std::vector<Diagnostic>& warnings_;
 };
 
 // One `key: value` pair of a mapping.

@@ -35,6 +35,20 @@ void log_config_errors(const config::ConfigErrors& e)
 {
     for (const auto& d : e.diagnostics())
         spdlog::error("{}", d.str());
+    for (const auto& w : e.warnings())
+        spdlog::warn("{}", w.str());
+}
+
+// A warning never refuses a config; it is logged each time the config is loaded (start and every reload).
+void log_config_warnings(const config::Config& config)
+{
+    for (const auto& w : config.warnings)
+        spdlog::warn("{}", w.str());
+}
+
+std::string count_of(std::size_t n, const char* what)
+{
+    return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s");
 }
 
 std::string describe(const config::ListenerConfig& l, const plugin_host::PluginInstance& p)
@@ -89,6 +103,7 @@ int Supervisor::run()
         return 1;
     }
     service::set_level(options_.log_level.value_or(config.log_level));
+    log_config_warnings(config);
     try {
         inherited_ = service::InheritedSockets::from_environment();
         start(std::move(config));
@@ -204,6 +219,7 @@ void Supervisor::reload()
     spdlog::info("SIGHUP received: reloading {}", options_.config_file.string());
     try {
         config::Config next = config::load_config(options_.config_file, load_options());
+        log_config_warnings(next);
         apply(std::move(next));
     } catch (const config::ConfigErrors& e) {
         log_config_errors(e);
@@ -315,13 +331,17 @@ void Supervisor::update_status()
     last_status_ = std::move(status);
 }
 
-int check_config(const Options& options)
+int check_config(const Options& options, bool strict)
 {
+    const std::string file = options.config_file.string();
     config::Config config;
     try {
         config::LoadOptions lo;
         lo.plugin_dir_override = options.plugin_dir;
         config = config::load_config(options.config_file, lo);
+        // Before the plugins see their config, so that they are printed even when a plugin refuses it.
+        for (const auto& w : config.warnings)
+            std::cerr << w.str() << '\n';
         ListenerFactory factory(config.workers, engine::host_table());
         auto instances = factory.create_instances(config);
         for (std::size_t i = 0; i < config.listeners.size(); ++i) {
@@ -330,11 +350,24 @@ int check_config(const Options& options)
     } catch (const config::ConfigErrors& e) {
         for (const auto& d : e.diagnostics())
             std::cerr << d.str() << '\n';
-        std::cerr << options.config_file.string() << ": configuration has " << e.diagnostics().size() << " error(s)\n";
+        for (const auto& w : e.warnings())
+            std::cerr << w.str() << '\n';
+        std::cerr << file << ": configuration has " << e.diagnostics().size() << " error(s)";
+        if (!e.warnings().empty()) std::cerr << " and " << count_of(e.warnings().size(), "warning");
+        std::cerr << '\n';
         return 1;
     }
-    std::cout << options.config_file.string() << ": configuration OK (" << config.listeners.size() << " listeners, "
-              << config.workers << " workers)\n";
+    const std::string summary = fmt::format("{} listeners, {} workers", config.listeners.size(), config.workers);
+    if (config.warnings.empty()) {
+        std::cout << file << ": configuration OK (" << summary << ")\n";
+        return 0;
+    }
+    const std::string warnings = count_of(config.warnings.size(), "warning");
+    if (strict) {
+        std::cerr << file << ": configuration has " << warnings << ", refused by --strict (" << summary << ")\n";
+        return 1;
+    }
+    std::cout << file << ": configuration OK with " << warnings << " (" << summary << ")\n";
     return 0;
 }
 

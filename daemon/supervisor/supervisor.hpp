@@ -46,8 +46,8 @@ private:
     std::string last_status_;
 };
 
-// `ringd --check-config`: validates the config and every plugin's view of it, prints one line per listener.
-// Returns the exit code.
-int check_config(const Options& options);
+// `ringd --check-config`: validates the config and every plugin's view of it, prints one line per listener and
+// every warning. Returns the exit code: 1 on any error, or with `strict` (--strict) on any warning; else 0.
+int check_config(const Options& options, bool strict);
 
 } // namespace ringd::supervisor
