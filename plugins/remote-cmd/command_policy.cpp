@@ -3,6 +3,7 @@
 
 #include "argv_splitter.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sys/stat.h>
@@ -24,15 +25,27 @@ Failure failure(ErrorKind kind, std::string message)
     return Failure{kind, std::move(message)};
 }
 
+// The arguments as a message shows them: each quoted if it is empty or holds a blank, the whole capped.
+std::string shown_arguments(std::span<const std::string> arguments)
+{
+    std::string text;
+    for (const std::string& arg : arguments) {
+        if (!text.empty()) text += ' ';
+        const bool quote = arg.empty() || std::ranges::any_of(arg, is_blank);
+        text += quote ? "'" + arg + "'" : arg;
+    }
+    return shown(text);
+}
+
 } // namespace
 
-CommandPolicy::CommandPolicy(const std::vector<std::string>& allow, bool shell) : shell_(shell)
+CommandPolicy::CommandPolicy(const std::vector<AllowEntry>& allow, bool shell) : shell_(shell)
 {
-    for (const std::string& entry : allow) {
-        if (entry == "*") {
+    for (const AllowEntry& entry : allow) {
+        if (entry.command == "*") {
             any_ = true;
         } else {
-            allow_.insert(entry);
+            allow_[entry.command].push_back(entry);
         }
     }
 }
@@ -41,8 +54,20 @@ Plan CommandPolicy::plan_argv(std::vector<std::string> argv) const
 {
     if (argv.empty()) return failure(ErrorKind::bad_request, "empty command");
     const std::string name = argv.front();
-    if (!any_ && !allow_.contains(name)) return failure(ErrorKind::not_allowed, "command not allowed: " + shown(name));
+    const auto entries = allow_.find(name);
+    if (!any_ && entries == allow_.end()) return failure(ErrorKind::not_allowed, "command not allowed: " + shown(name));
     if (name.empty()) return failure(ErrorKind::not_allowed, "command not allowed: (empty name)");
+    if (entries != allow_.end()) {
+        const std::span<const std::string> arguments(argv.begin() + 1, argv.end());
+        const bool permitted =
+            std::ranges::any_of(entries->second, [&](const AllowEntry& e) { return e.permits(arguments); });
+        if (!permitted) {
+            return failure(ErrorKind::not_allowed,
+                           arguments.empty()
+                               ? "command not allowed without arguments: " + shown(name)
+                               : "arguments not allowed for " + shown(name) + ": " + shown_arguments(arguments));
+        }
+    }
 
     std::string path;
     if (name.front() == '/') {
@@ -81,7 +106,8 @@ std::optional<std::string> allow_entry_error(std::string_view entry)
     for (char c : entry) {
         if (c == '\0' || is_blank(c)) {
             return "allow entries are single command names or absolute paths, without blanks: \"" + shown(entry) +
-                   "\" (arguments cannot be restricted)";
+                   "\" (to restrict arguments, write {command: NAME, args: [...]} or {command: NAME, args_pattern: "
+                   "RE})";
         }
     }
     if (entry.front() != '/' && entry.find('/') != std::string_view::npos) {

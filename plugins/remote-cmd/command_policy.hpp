@@ -2,12 +2,13 @@
 // comparison. Pure decisions with no I/O except looking at the fixed PATH directories.
 #pragma once
 
+#include "allow_entry.hpp"
 #include "response_encoder.hpp"
 
 #include <array>
+#include <map>
 #include <optional>
 #include <ringd/plugin.h>
-#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -28,12 +29,13 @@ using Plan = std::variant<ExecPlan, Failure>;
 
 class CommandPolicy {
 public:
-    // `allow` entries are "*", command names, or absolute paths (see allow_entry_error). "*" means anything,
+    // `allow` entries name "*", command names, or absolute paths (see allow_entry_error). "*" means anything,
     // and is accepted by the settings parser only together with shell: true.
-    CommandPolicy(const std::vector<std::string>& allow, bool shell);
+    CommandPolicy(const std::vector<AllowEntry>& allow, bool shell);
 
-    // An argv (a framed "argv", or a split command line). argv[0] must equal an allow entry literally:
-    // "ls" is allowed by the entry "ls" (and runs the first ls in kSearchPath), "/bin/ls" only by "/bin/ls".
+    // An argv (a framed "argv", or a split command line). argv[0] must equal an allow entry's command
+    // literally: "ls" is allowed by the entry "ls" (and runs the first ls in kSearchPath), "/bin/ls" only by
+    // "/bin/ls"; and one of the entries for that command must allow the other arguments.
     [[nodiscard]] Plan plan_argv(std::vector<std::string> argv) const;
 
     // A command line (json-header, size-prefixed, framed "cmd"): split with shell quoting and checked like
@@ -44,7 +46,7 @@ public:
     [[nodiscard]] bool refuses_everything() const { return allow_.empty() && !any_; }
 
 private:
-    std::set<std::string, std::less<>> allow_;
+    std::map<std::string, std::vector<AllowEntry>, std::less<>> allow_; // by command
     bool any_ = false;
     bool shell_ = false;
 };

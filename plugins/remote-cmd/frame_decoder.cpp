@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace ringd::remote_cmd {
 
@@ -114,9 +115,26 @@ bool has_nul(const std::string& s)
 
 RequestParse parse_framed_request(std::string_view body)
 {
+    // nlohmann keeps the last of two equal keys; the config loader refuses them, and so does the protocol: a
+    // request whose "argv" says two things must not be read as either. The parser's callback sees every key.
+    std::vector<std::set<std::string, std::less<>>> keys; // of each object being parsed, outermost first
+    std::optional<std::string> duplicate;
+    const Json::parser_callback_t note_keys = [&](int, Json::parse_event_t event, Json& parsed) {
+        if (event == Json::parse_event_t::object_start) keys.emplace_back();
+        if (event == Json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+        if (event == Json::parse_event_t::key && !keys.empty() && !duplicate) {
+            auto name = parsed.get<std::string>();
+            if (keys.back().contains(name)) {
+                duplicate = std::move(name);
+            } else {
+                keys.back().insert(std::move(name));
+            }
+        }
+        return true;
+    };
     Json doc;
     try {
-        doc = Json::parse(body);
+        doc = Json::parse(body, note_keys);
     } catch (const Json::parse_error& e) {
         return fail("request is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
     } catch (const Json::exception&) {
@@ -124,6 +142,10 @@ RequestParse parse_framed_request(std::string_view body)
         return fail("request is not valid JSON (a number is out of range)");
     }
     if (!doc.is_object()) return fail("request must be a JSON object");
+    if (duplicate) {
+        const std::string shown = duplicate->size() > 64 ? duplicate->substr(0, 64) + "..." : *duplicate;
+        return fail("duplicate request field \"" + shown + "\"");
+    }
 
     RequestParse result;
     FramedRequest& req = result.request;

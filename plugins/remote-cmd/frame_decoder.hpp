@@ -4,8 +4,9 @@
 //   {"argv": ["ls", "-l"]}  or  {"cmd": "ls -l"}     exactly one of the two
 //   "token": "..."                                    optional
 //   "timeout_ms": 1500                                optional, a positive integer
-// Any other key, a wrong type, or invalid JSON is an error. After the first error the decoder is failed and
-// ignores all further input: the stream cannot be resynchronised, so the connection must end.
+// Any other key, a key written twice (in any object of the body), a wrong type, or invalid JSON is an error. After the
+// first error the decoder is failed and ignores all further input: the stream cannot be resynchronised, so the
+// connection must end.
 #pragma once
 
 #include <array>

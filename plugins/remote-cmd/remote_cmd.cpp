@@ -2,6 +2,9 @@
 // environment, own process group, timeout, capped output), and answers in one of three wire formats
 // (response_encoder.hpp). The worker never blocks: a command's completion arrives as a callback.
 //
+// json-header and size-prefixed requests carry no length: a LineAssembler finds where each ends (at a
+// newline, or when the connection has been quiet for request_assembly), never "one read is one request".
+//
 // Per connection, requests are queued and run one at a time, so answers come back in request order. A
 // listener-wide ConcurrencyGate caps running commands; a request that finds no free slot waits in the
 // gate's bounded FIFO (polling from its own connection's timer) and is answered "busy" if the queue is full
@@ -16,6 +19,7 @@
 #include "command_policy.hpp"
 #include "concurrency_gate.hpp"
 #include "frame_decoder.hpp"
+#include "line_assembler.hpp"
 #include "peer_credentials.hpp"
 #include "request_planner.hpp"
 #include "response_encoder.hpp"
@@ -80,13 +84,18 @@ struct OwnedReply {
 };
 
 struct ConnState {
-    ConnState(RemoteCmd* h, uint32_t max_request) : handler(h), decoder(max_request) {}
+    ConnState(RemoteCmd* h, uint32_t max_request, std::size_t max_line)
+        : handler(h), decoder(max_request), lines(max_line)
+    {
+    }
     RemoteCmd* handler;
-    FrameDecoder decoder;
+    FrameDecoder decoder; // framed
+    LineAssembler lines;  // json-header, size-prefixed
     std::deque<Job> jobs; // answered strictly in this order
     Phase phase = Phase::idle;
-    uint64_t ticket = 0;   // the gate ticket while waiting
-    int64_t timer_id = -1; // the one pending timer (poll or linger)
+    uint64_t ticket = 0;         // the gate ticket while waiting
+    int64_t timer_id = -1;       // the pending poll or linger timer
+    int64_t assembly_timer = -1; // line protocols: ends a partial request once the connection is quiet
     Clock::time_point waiting_since;
     std::string running_name;       // the command in flight, for spawn-error messages
     std::optional<Failure> refusal; // the peer's credentials were refused at on_open
@@ -96,6 +105,12 @@ struct ConnState {
     bool paused = false;
     bool peer_done = false;
     bool end_checked = false; // the peer is done and the decoder's finish() was consulted
+    // The last request was ended by the assembly window, not by a newline: bytes that come before it is
+    // answered may be its late tail, so they are refused rather than run as a command of their own.
+    bool window_ended = false;
+
+    [[nodiscard]] std::size_t held_input() const { return decoder.buffered() + lines.buffered(); }
+    [[nodiscard]] bool answering() const { return phase != Phase::idle || !jobs.empty(); }
 };
 
 class RemoteCmd final : public Handler {
@@ -121,7 +136,7 @@ public:
 
     bool on_open(Connection conn) override
     {
-        auto state = std::make_unique<ConnState>(this, settings_.max_request);
+        auto state = std::make_unique<ConnState>(this, settings_.max_request, max_line_request(settings_));
         if (settings_.checks_peer()) state->refusal = check_peer(conn);
         conn.set_user(state.release());
         return true;
@@ -140,9 +155,9 @@ public:
             st->decoder.feed(data, events, queue_room(*st));
             add_framed_jobs(*st, events);
         } else {
-            add_job(*st, planner_.line_request({reinterpret_cast<const char*>(data.data()), data.size()}));
+            take_lines(conn, *st, data);
         }
-        if (!st->paused && (st->jobs.size() >= kMaxQueuedJobs || st->decoder.buffered() > 0)) {
+        if (!st->paused && (st->jobs.size() >= kMaxQueuedJobs || st->held_input() > 0)) {
             st->paused = conn.pause_reading() == 0;
         }
         pump(conn, *st);
@@ -173,7 +188,14 @@ public:
     void on_timer(Connection conn, int64_t timer_id, void*) override
     {
         auto* st = conn.user<ConnState>();
-        if (st == nullptr || timer_id != st->timer_id) return;
+        if (st == nullptr) return;
+        if (timer_id == st->assembly_timer) {
+            st->assembly_timer = -1;
+            end_partial_request(*st, true);
+            pump(conn, *st);
+            return;
+        }
+        if (timer_id != st->timer_id) return;
         st->timer_id = -1;
         if (st->phase == Phase::lingering) {
             conn.close();
@@ -219,6 +241,7 @@ private:
         if (job.close_after) {
             st.ignore_input = true;
             st.decoder.discard_buffered(); // nothing after this job will be served
+            st.lines.discard_buffered();
         }
         st.jobs.push_back(std::move(job));
     }
@@ -235,11 +258,72 @@ private:
         }
     }
 
-    // Refills the job queue from framed input the decoder still holds and, once all input is decoded and the
-    // peer is done, reports a stream that ended inside a frame (after every earlier request).
-    void decode_held_input(ConnState& st) const
+    // Line protocols: the bytes of one read, assembled into requests (line_assembler.hpp).
+    void take_lines(Connection conn, ConnState& st, std::span<const std::byte> data) const
+    {
+        if (st.window_ended && !data.empty()) {
+            st.window_ended = false;
+            if (st.answering()) {
+                add_job(st, Job::fatal({ErrorKind::bad_request,
+                                        "more bytes arrived before the previous request, which had no newline, was "
+                                        "answered: end each request with a newline to send the next one early"}));
+                return;
+            }
+        }
+        std::vector<LineAssembler::Event> events;
+        st.lines.feed(data, events, queue_room(st));
+        add_line_jobs(st, events);
+        restart_assembly_window(conn, st);
+    }
+
+    void add_line_jobs(ConnState& st, std::vector<LineAssembler::Event>& events) const
+    {
+        for (LineAssembler::Event& e : events) {
+            add_job(st, e.too_large ? Job::fatal({ErrorKind::too_large, e.bytes}) : planner_.line_request(e.bytes));
+        }
+    }
+
+    // A partial request ends when no byte has come for request_assembly: (re)starts that window after input.
+    // Only once every byte received is scanned, since unscanned input (held while the queue is full) would
+    // continue the partial request.
+    void restart_assembly_window(Connection conn, ConnState& st) const
+    {
+        if (st.assembly_timer > 0) {
+            (void)conn.cancel_timer(st.assembly_timer);
+            st.assembly_timer = -1;
+        }
+        if (st.ignore_input || !st.lines.has_partial() || st.lines.buffered() > 0) return;
+        const auto delay = static_cast<uint64_t>(settings_.request_assembly.count());
+        if (const int64_t id = conn.start_timer(delay); id > 0) {
+            st.assembly_timer = id;
+        } else {
+            end_partial_request(st, true); // no timer (the connection is closing): do not keep it forever
+        }
+    }
+
+    // The partial request is complete: the window passed (`by_window`) or the peer finished sending.
+    void end_partial_request(ConnState& st, bool by_window) const
+    {
+        if (st.ignore_input || st.phase == Phase::lingering || !st.lines.has_partial() || st.lines.buffered() > 0) {
+            return;
+        }
+        st.window_ended = by_window;
+        add_job(st, planner_.line_request(st.lines.take_partial()));
+    }
+
+    // Refills the job queue from input the decoder or assembler still holds and, once all input is decoded
+    // and the peer is done, reports a stream that ended inside a frame (after every earlier request) or ends
+    // a partial line request.
+    void decode_held_input(Connection conn, ConnState& st) const
     {
         if (st.ignore_input || st.phase == Phase::lingering) return;
+        if (st.lines.buffered() > 0 && queue_room(st) > 0) {
+            std::vector<LineAssembler::Event> events;
+            st.lines.decode_buffered(events, queue_room(st));
+            add_line_jobs(st, events);
+            restart_assembly_window(conn, st);
+        }
+        if (st.peer_done && st.lines.has_partial()) end_partial_request(st, false);
         if (st.decoder.buffered() > 0 && queue_room(st) > 0) {
             std::vector<FrameDecoder::Event> events;
             st.decoder.decode_buffered(events, queue_room(st));
@@ -258,7 +342,7 @@ private:
     void pump(Connection conn, ConnState& st)
     {
         for (;;) {
-            decode_held_input(st);
+            decode_held_input(conn, st);
             if (st.phase != Phase::idle || st.jobs.empty()) break;
             if (st.unsent->bytes > kMaxUnsentReplyBytes && wait_for_replies(conn, st)) break;
             st.drain_poll_ms = kDrainPollFirstMs;
@@ -279,7 +363,7 @@ private:
                 answer_busy(conn, st);
             }
         }
-        if (st.paused && st.jobs.size() < kMaxQueuedJobs / 2 && st.decoder.buffered() == 0) {
+        if (st.paused && st.jobs.size() < kMaxQueuedJobs / 2 && st.held_input() == 0) {
             st.paused = conn.resume_reading() != 0;
         }
         if (st.phase == Phase::idle && st.jobs.empty() && st.peer_done) conn.close();

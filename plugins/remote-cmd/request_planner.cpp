@@ -17,7 +17,7 @@ uint32_t RequestPlanner::timeout_ms(std::optional<uint64_t> requested) const
 
 Job RequestPlanner::line_request(std::string_view bytes) const
 {
-    const std::size_t limit = std::min<std::size_t>(kMaxLineRequest, settings_.max_request);
+    const std::size_t limit = max_line_request(settings_);
     if (bytes.size() > limit) {
         return Job{Failure{ErrorKind::too_large, "request too large: " + std::to_string(bytes.size()) + " bytes (max " +
                                                      std::to_string(limit) + ")"}};

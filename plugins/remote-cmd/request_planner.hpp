@@ -1,5 +1,6 @@
 // Turns one request into a Job: a command ready for host->spawn, or the answer to give instead. Covers both
-// request forms: a command line (json-header and size-prefixed: the bytes of one read) and a framed body.
+// request forms: a command line (json-header and size-prefixed: one request as the LineAssembler ended it) and
+// a framed body.
 // Pure decisions (settings, allow list, token, limits); the only I/O is the policy's PATH lookup.
 #pragma once
 
@@ -7,14 +8,22 @@
 #include "response_encoder.hpp"
 #include "settings.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
 namespace ringd::remote_cmd {
 
-// json-header and size-prefixed requests are one read of at most this many bytes (the tutorial's buffer).
+// json-header and size-prefixed requests are at most this many bytes (the tutorial's buffer), not counting
+// the newline that may end them.
 inline constexpr std::size_t kMaxLineRequest = 4096;
+
+// The line-request cap of a listener: kMaxLineRequest, or max_request if that is smaller.
+[[nodiscard]] inline std::size_t max_line_request(const Settings& settings)
+{
+    return std::min<std::size_t>(kMaxLineRequest, settings.max_request);
+}
 
 struct Job {
     Plan plan;

@@ -6,6 +6,7 @@
 #include "common/config_mapping.hpp"
 #include "common/config_scalar.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -92,6 +93,74 @@ std::vector<std::string> string_list(const YAML::Node& node, const std::string& 
     if (!node.IsSequence()) throw ConfigError(key, "expected a list, e.g. [ls, date]");
     for (const YAML::Node& item : node)
         out.push_back(scalar(item, key));
+    return out;
+}
+
+// `args: [..]` of an allow entry: the exact arguments, each a scalar (an empty list: no arguments at all).
+std::vector<std::string> fixed_arguments(const YAML::Node& node, const std::string& key)
+{
+    if (!node.IsSequence()) throw ConfigError(key, "expected a list of the exact arguments, e.g. [\"+%s\"] or []");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+        out.push_back(plugin_common::scalar_text(node[i], key + "." + std::to_string(i), "an argument"));
+        if (out.back().find('\0') != std::string::npos) throw ConfigError(key, "arguments must not contain NUL");
+    }
+    return out;
+}
+
+// One allow entry: a command name, or a mapping that also says which arguments it may have. `key` is the
+// entry's dotted path ("allow.3"), so that errors point at the entry (or the field inside it) itself.
+AllowEntry allow_entry(const YAML::Node& node, const std::string& key)
+{
+    if (!node.IsMap()) {
+        AllowEntry entry(plugin_common::scalar_text(
+            node, key,
+            "a command name, or a mapping like {command: date, args: []} or {command: df, args_pattern: RE}"));
+        if (auto problem = allow_entry_error(entry.command)) throw ConfigError(key, *problem);
+        return entry;
+    }
+    AllowEntry entry{std::string()};
+    bool has_command = false;
+    for (const auto& pair : node) {
+        const std::string field = pair.first.IsScalar() ? pair.first.Scalar() : std::string();
+        const std::string field_key = key + "." + field;
+        if (field == "command") {
+            entry.command = plugin_common::scalar_text(pair.second, field_key, "a command name or an absolute path");
+            if (auto problem = allow_entry_error(entry.command)) throw ConfigError(field_key, *problem);
+            has_command = true;
+        } else if (field == "args") {
+            entry.args = fixed_arguments(pair.second, field_key);
+        } else if (field == "args_pattern") {
+            const std::string text = plugin_common::scalar_text(pair.second, field_key, "a regular expression");
+            try {
+                entry.set_pattern(text);
+            } catch (const std::regex_error& e) {
+                throw ConfigError(field_key, "not a valid regular expression (ECMAScript): " + std::string(e.what()));
+            }
+        } else {
+            throw ConfigError(field.empty() ? key : field_key,
+                              "unknown allow-entry field \"" + field +
+                                  "\" (an entry has command, and args or args_pattern)");
+        }
+    }
+    if (!has_command) throw ConfigError(key, "an allow entry written as a mapping needs command: NAME");
+    if (entry.args && entry.pattern) {
+        throw ConfigError(key,
+                          "an allow entry has args (exact arguments) or args_pattern, not both; write two entries");
+    }
+    if (entry.command == "*" && !entry.any_arguments()) {
+        throw ConfigError(key, "\"*\" cannot have an argument policy: shell mode gives the whole line to /bin/sh");
+    }
+    return entry;
+}
+
+std::vector<AllowEntry> allow_list(const YAML::Node& node, const std::string& key)
+{
+    std::vector<AllowEntry> out;
+    if (node.IsNull()) return out;
+    if (!node.IsSequence()) throw ConfigError(key, "expected a list, e.g. [ls, date]");
+    for (std::size_t i = 0; i < node.size(); ++i)
+        out.push_back(allow_entry(node[i], key + "." + std::to_string(i)));
     return out;
 }
 
@@ -189,11 +258,7 @@ void check_consistency(Settings& s, bool has_protocol)
     if (!has_protocol) {
         throw ConfigError("protocol", "remote-cmd needs protocol: json-header, size-prefixed or framed");
     }
-    bool star = false;
-    for (const std::string& entry : s.allow) {
-        if (auto problem = allow_entry_error(entry)) throw ConfigError("allow", *problem);
-        star = star || entry == "*";
-    }
+    const bool star = std::ranges::any_of(s.allow, [](const AllowEntry& e) { return e.command == "*"; });
     if (s.shell && !star) {
         throw ConfigError("shell", "shell: true runs any command line through /bin/sh -c, so it requires "
                                    "allow: [\"*\"] to say so");
@@ -206,11 +271,13 @@ void check_consistency(Settings& s, bool has_protocol)
     }
     if (s.shell) s.warnings.push_back("shell: true: this listener runs ARBITRARY shell commands for its clients");
     if (s.allow.empty()) s.warnings.push_back("the allow list is empty: every command will be refused");
-    for (const std::string& entry : s.allow) {
-        if (entry != "*" && entry.front() != '/' && !find_in_search_path(entry)) {
-            s.warnings.push_back("allowed command \"" + entry + "\" is not in /usr/local/bin:/usr/bin:/bin (yet)");
+    for (const AllowEntry& entry : s.allow) {
+        const std::string& name = entry.command;
+        if (name != "*" && name.front() != '/' && !find_in_search_path(name)) {
+            s.warnings.push_back("allowed command \"" + name + "\" is not in /usr/local/bin:/usr/bin:/bin (yet)");
         }
     }
+
     if (::geteuid() == 0 && s.run_as_uid < 0) {
         s.warnings.push_back("commands run as root: consider run_as: to drop privileges");
     }
@@ -262,13 +329,14 @@ Settings parse_settings(std::string_view config_yaml)
 {
     Settings s;
     bool has_protocol = false;
+    bool has_assembly = false;
     for (const auto& [key, v] :
          plugin_common::read_config_mapping(config_yaml, "remote-cmd's config must be a mapping")) {
         if (key == "protocol") {
             s.protocol = protocol_key(v);
             has_protocol = true;
         } else if (key == "allow") {
-            s.allow = string_list(v, key);
+            s.allow = allow_list(v, key);
         } else if (key == "shell") {
             s.shell = bool_key(v, key);
         } else if (key == "timeout") {
@@ -289,16 +357,24 @@ Settings parse_settings(std::string_view config_yaml)
             s.allow_uids = id_list(v, key, true);
         } else if (key == "allow_gids") {
             s.allow_gids = id_list(v, key, false);
+        } else if (key == "request_assembly") {
+            s.request_assembly = duration_key(v, key);
+            if (s.request_assembly.count() > 1000) throw ConfigError(key, "must be at most 1s");
+            has_assembly = true;
         } else if (key == "run_as") {
             resolve_run_as(s, scalar(v, key));
         } else {
             throw ConfigError(key, "unknown key \"" + key +
                                        "\" (remote-cmd knows protocol, allow, shell, timeout, "
                                        "max_output, max_concurrent, max_queued, queue_timeout, max_request, "
-                                       "token_file, allow_uids, allow_gids, run_as)");
+                                       "token_file, allow_uids, allow_gids, run_as, request_assembly)");
         }
     }
     check_consistency(s, has_protocol);
+    if (s.protocol == Protocol::framed && has_assembly) {
+        throw ConfigError("request_assembly", "request_assembly applies to json-header and size-prefixed only "
+                                              "(framed requests carry their length)");
+    }
     return s;
 }
 

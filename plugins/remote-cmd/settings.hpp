@@ -4,15 +4,19 @@
 //
 //   protocol: json-header | size-prefixed | framed      required
 //   allow: [ls, /opt/tools/report]                       names (looked up in /usr/local/bin:/usr/bin:/bin) or
-//                                                        absolute paths; missing or empty refuses everything
+//                                                        absolute paths; missing or empty refuses everything;
+//     - {command: date, args: ["+%s"]}                   an entry may restrict arguments (allow_entry.hpp)
 //   shell: false                                         true = /bin/sh -c LINE; requires "*" in allow
 //   timeout: 10s             max_output: 1MiB            max_request: 64KiB
 //   max_concurrent: 16       max_queued: 64              queue_timeout: 10s
 //   token_file: /etc/ringd/cmd.token                     framed only; the file must not be accessible by others
 //   allow_uids: [0, alice]   allow_gids: [adm]           unix-socket peers (SO_PEERCRED); either list matching
 //   run_as: nobody                                       needs ringd to run as root
+//   request_assembly: 5ms                                line protocols: quiet time that ends a request
+//                                                        without a newline (line_assembler.hpp)
 #pragma once
 
+#include "allow_entry.hpp"
 #include "response_encoder.hpp"
 
 #include <chrono>
@@ -26,7 +30,7 @@ namespace ringd::remote_cmd {
 
 struct Settings {
     Protocol protocol = Protocol::framed;
-    std::vector<std::string> allow;
+    std::vector<AllowEntry> allow;
     bool shell = false;
     std::chrono::milliseconds timeout{10'000};
     uint64_t max_output = 1024 * 1024;
@@ -34,6 +38,7 @@ struct Settings {
     uint32_t max_concurrent = 16;
     uint32_t max_queued = 64;
     std::chrono::milliseconds queue_timeout{10'000};
+    std::chrono::milliseconds request_assembly{5};   // json-header, size-prefixed: see line_assembler.hpp
     std::optional<std::string> token;                // the contents of token_file, trailing blanks removed
     std::optional<std::vector<uint32_t>> allow_uids; // present = peer credentials are checked
     std::optional<std::vector<uint32_t>> allow_gids;

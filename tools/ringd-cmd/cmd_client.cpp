@@ -213,7 +213,9 @@ std::string encode_request(WireProtocol protocol, const Request& request)
             fail("command line too long for json-header (" + std::to_string(line.size()) +
                  " bytes, max 4096); use --protocol framed");
         }
-        return line;
+        // An unquoted newline ends a json-header request at once, instead of after the server's
+        // request_assembly pause. (Newlines in arguments are inside quotes, and do not end it.)
+        return line + "\n";
     }
     nlohmann::json body = nlohmann::json::object();
     if (request.as_line) {

@@ -43,7 +43,8 @@ struct Request {
 // the server's splitter gives back exactly argv). Throws std::runtime_error.
 [[nodiscard]] std::string encode_request(WireProtocol protocol, const Request& request);
 
-// Sends all of `bytes` (one send call when possible: a json-header server reads a request in one read).
+// Sends all of `bytes` (one send call when possible: a json-header request then reaches the server at once,
+// and is not split over pauses that the server's request_assembly window would take as its end).
 void send_all(int fd, std::string_view bytes);
 
 struct Reply {

@@ -105,7 +105,8 @@ TEST_CASE("json-header request bytes quote arguments so the server splits them b
     Request r;
     r.argv = {"echo", "a b", "it's", "$(id)", ""};
     const std::string bytes = encode_request(WireProtocol::json_header, r);
-    CHECK(bytes == R"(echo 'a b' 'it'\''s' '$(id)' '')");
+    CHECK(bytes == R"(echo 'a b' 'it'\''s' '$(id)' '')"
+                   "\n"); // a newline ends the request at once
     CHECK(ringd::remote_cmd::split_command_line(bytes).argv == r.argv);
     r.argv = {"echo", std::string(5000, 'x')};
     CHECK_THROWS_WITH(encode_request(WireProtocol::json_header, r), Catch::Contains("too long for json-header"));

@@ -120,6 +120,43 @@ TEST_CASE("shell mode hands the trimmed line to /bin/sh -c", "[policy]")
     CHECK(refused(policy.plan_line(std::string_view("a\0b", 3))).kind == ErrorKind::bad_request);
 }
 
+TEST_CASE("argument policies: fixed arguments, patterns, several entries for one command", "[policy][security]")
+{
+    AllowEntry no_args("date");
+    no_args.args = std::vector<std::string>{};
+    AllowEntry fixed("date");
+    fixed.args = std::vector<std::string>{"+%s"};
+    AllowEntry pattern("echo");
+    pattern.set_pattern("[a-z]+");
+    const CommandPolicy policy({no_args, fixed, pattern, "ls"}, false);
+
+    CHECK(allowed(policy.plan_argv({"date"})).argv.size() == 1);
+    CHECK(allowed(policy.plan_argv({"date", "+%s"})).argv[1] == "+%s");
+    CHECK(allowed(policy.plan_line("date +%s")).argv[1] == "+%s");
+    const Failure set = refused(policy.plan_line("date -s '2020-01-01 00:00'"));
+    CHECK(set.kind == ErrorKind::not_allowed);
+    CHECK(set.message == "arguments not allowed for date: -s '2020-01-01 00:00'");
+    CHECK(refused(policy.plan_argv({"date", "+%s", "-s"})).kind == ErrorKind::not_allowed);
+    CHECK(refused(policy.plan_argv({"date", "010100002020"})).kind == ErrorKind::not_allowed);
+
+    CHECK(allowed(policy.plan_argv({"echo", "abc", "def"})).argv.size() == 3);
+    CHECK(allowed(policy.plan_argv({"echo"})).argv.size() == 1); // every one of no arguments matches
+    // A full match: a pattern is not a substring search.
+    CHECK(refused(policy.plan_argv({"echo", "abc;"})).kind == ErrorKind::not_allowed);
+    CHECK(refused(policy.plan_argv({"echo", "abc", "ABC"})).kind == ErrorKind::not_allowed);
+    // Too long to be matched safely: refused, not matched.
+    CHECK(refused(policy.plan_argv({"echo", std::string(kMaxPatternArgument + 1, 'a')})).kind ==
+          ErrorKind::not_allowed);
+    CHECK(allowed(policy.plan_argv({"echo", std::string(kMaxPatternArgument, 'a')})).argv.size() == 2);
+
+    CHECK(allowed(policy.plan_argv({"ls", "-l", "/"})).argv.size() == 3); // a plain entry: any arguments
+
+    AllowEntry only_args("uname");
+    only_args.args = std::vector<std::string>{"-a"};
+    const CommandPolicy strict({only_args}, false);
+    CHECK(refused(strict.plan_argv({"uname"})).message == "command not allowed without arguments: uname");
+}
+
 TEST_CASE("allow entry validation", "[policy]")
 {
     CHECK_FALSE(allow_entry_error("ls"));

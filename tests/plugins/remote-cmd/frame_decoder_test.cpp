@@ -268,3 +268,17 @@ TEST_CASE("deeply nested JSON is rejected without crashing", "[request]")
     const std::string deep = "{\"cmd\":" + std::string(20000, '[') + std::string(20000, ']') + "}";
     CHECK_THAT(parse_error(deep), Catch::Contains("\"cmd\" must be a string"));
 }
+
+TEST_CASE("a key written twice is an error, whichever value would have won", "[request][security]")
+{
+    CHECK(parse_error(R"({"argv":["ls"],"argv":["rm","-rf","/"]})") == "duplicate request field \"argv\"");
+    CHECK(parse_error(R"({"cmd":"ls","token":"a","token":"b"})") == "duplicate request field \"token\"");
+    CHECK(parse_error(R"({"cmd":"ls","timeout_ms":5,"timeout_ms":5})") == "duplicate request field \"timeout_ms\"");
+    // Equal after unescaping is equal: "\u0061rgv" is "argv".
+    CHECK(parse_error(R"({"argv":["ls"],"\u0061rgv":["id"]})") == "duplicate request field \"argv\"");
+    // In a nested object too (which is wrong anyway, but must not be read as either value).
+    CHECK_THAT(parse_error(R"({"cmd":{"a":1,"a":2}})"), Catch::Contains("duplicate request field \"a\""));
+    // The same key in two different objects is not a duplicate.
+    CHECK_THAT(parse_error(R"({"cmd":[{"a":1},{"a":2}]})"), Catch::Contains("\"cmd\" must be a string"));
+    CHECK(parse_framed_request(R"({"cmd":"ls","token":"t"})").ok());
+}

@@ -86,7 +86,11 @@ allow_uids: [0, root]
 allow_gids: [0]
 )");
     CHECK(s.protocol == Protocol::size_prefixed);
-    CHECK(s.allow == std::vector<std::string>{"ls", "/bin/echo"});
+    REQUIRE(s.allow.size() == 2);
+    CHECK(s.allow[0].command == "ls");
+    CHECK(s.allow[0].any_arguments());
+    CHECK(s.allow[1].command == "/bin/echo");
+    CHECK(s.request_assembly == 5ms);
     CHECK(s.timeout == 1500ms);
     CHECK(s.max_output == 10 * 1024 * 1024);
     CHECK(s.max_request == 4096);
@@ -103,9 +107,9 @@ TEST_CASE("bad values name their key", "[settings]")
     CHECK(config_error("{}").first == "protocol");
     CHECK(config_error("{protocol: http}").first == "protocol");
     CHECK(config_error("{protocol: framed, allow: ls}").first == "allow");
-    CHECK(config_error("{protocol: framed, allow: [ls -l]}").first == "allow");
-    CHECK(config_error("{protocol: framed, allow: [bin/ls]}").first == "allow");
-    CHECK(config_error("{protocol: framed, allow: [[ls]]}").first == "allow");
+    CHECK(config_error("{protocol: framed, allow: [ls -l]}").first == "allow.0");
+    CHECK(config_error("{protocol: framed, allow: [bin/ls]}").first == "allow.0");
+    CHECK(config_error("{protocol: framed, allow: [[ls]]}").first == "allow.0");
     CHECK(config_error("{protocol: framed, timeout: 10}").first == "timeout");
     CHECK(config_error("{protocol: framed, timeout: 0}").first == "timeout");
     CHECK(config_error("{protocol: framed, timeout: -1s}").first == "timeout");
@@ -125,6 +129,57 @@ TEST_CASE("bad values name their key", "[settings]")
     CHECK_THAT(unknown.second, Catch::Contains("unknown key"));
     CHECK(config_error("[1, 2]").first == "");
     CHECK(config_error("{protocol: framed").first == "");
+}
+
+TEST_CASE("allow entries with argument policies", "[settings]")
+{
+    const Settings s = parse_settings(R"(
+protocol: json-header
+allow:
+  - ls
+  - {command: date, args: []}
+  - {command: date, args: ["+%s"]}
+  - command: df
+    args_pattern: '-h|/[a-z/]*'
+)");
+    REQUIRE(s.allow.size() == 4);
+    CHECK(s.allow[0].any_arguments());
+    CHECK(s.allow[1].command == "date");
+    CHECK(s.allow[1].args == std::vector<std::string>{});
+    CHECK(s.allow[2].args == std::vector<std::string>{"+%s"});
+    CHECK(s.allow[3].command == "df");
+    CHECK(s.allow[3].args_pattern == "-h|/[a-z/]*");
+    CHECK_FALSE(s.allow[3].any_arguments());
+}
+
+TEST_CASE("bad allow entries name the entry or its field", "[settings]")
+{
+    const auto error = [](const std::string& entry) {
+        return config_error("{protocol: framed, allow: [ls, " + entry + "]}");
+    };
+    CHECK(error("{args: []}").first == "allow.1");
+    CHECK_THAT(error("{args: []}").second, Catch::Contains("needs command"));
+    CHECK(error("{command: 'ls -l'}").first == "allow.1.command");
+    CHECK(error("{command: date, args: '+%s'}").first == "allow.1.args");
+    CHECK(error("{command: date, args: [[x]]}").first == "allow.1.args.0");
+    const auto bad_regex = error("{command: df, args_pattern: '(['}");
+    CHECK(bad_regex.first == "allow.1.args_pattern");
+    CHECK_THAT(bad_regex.second, Catch::Contains("not a valid regular expression"));
+    CHECK(error("{command: date, args: [], args_pattern: x}").first == "allow.1");
+    const auto unknown = error("{command: date, arguments: []}");
+    CHECK(unknown.first == "allow.1.arguments");
+    CHECK_THAT(unknown.second, Catch::Contains("unknown allow-entry field"));
+    CHECK(config_error("{protocol: json-header, shell: true, allow: [{command: '*', args: []}]}").first == "allow.0");
+}
+
+TEST_CASE("request_assembly", "[settings]")
+{
+    CHECK(parse_settings("{protocol: size-prefixed, request_assembly: 20ms}").request_assembly == 20ms);
+    CHECK(config_error("{protocol: json-header, request_assembly: 0}").first == "request_assembly");
+    CHECK(config_error("{protocol: json-header, request_assembly: 2s}").first == "request_assembly");
+    const auto framed = config_error("{protocol: framed, request_assembly: 5ms}");
+    CHECK(framed.first == "request_assembly");
+    CHECK_THAT(framed.second, Catch::Contains("json-header and size-prefixed only"));
 }
 
 TEST_CASE("the config as a whole: not YAML, not a mapping, or an option name that is not a string", "[settings]")
