@@ -167,7 +167,7 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         on_recvmsg(*slots_[index], cqe);
         return;
     case Op::sendmsg:
-        datagram_sender_.on_complete(index);
+        datagram_sender_.on_complete(index, cqe.res);
         return;
     case Op::close:
         // Only a failed close posts a completion (see teardown), by which time the slot may serve another
