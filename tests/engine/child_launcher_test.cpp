@@ -20,6 +20,7 @@
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 using ringd::engine::ChildLauncher;
 using ringd::engine::launch_child;
@@ -344,4 +345,78 @@ TEST_CASE("the child gets the same descriptors however it was started")
     const std::string plain = list_fds(job_for("", {}));
     // fork_as used to leave the /dev/null it had opened for stdin open in the command as well.
     if (can_run_as_nobody()) CHECK(list_fds(*as_nobody(job_for("", {}))) == plain);
+}
+
+TEST_CASE("run_as_uid alone runs with the user's primary group and supplementary groups, not ringd's")
+{
+    if (::geteuid() != 0) {
+        WARN("not root: skipped");
+        return;
+    }
+    // A user with a supplementary group if the system has one (postgres is in ssl-cert on Debian), else nobody.
+    const passwd* pw = ::getpwnam("postgres");
+    if (pw == nullptr) pw = ::getpwnam("nobody");
+    REQUIRE(pw != nullptr);
+    const uid_t uid = pw->pw_uid;
+    const gid_t gid = pw->pw_gid;
+    int count = 64;
+    std::vector<gid_t> groups(64);
+    REQUIRE(::getgrouplist(pw->pw_name, gid, groups.data(), &count) >= 0);
+    groups.resize(std::size_t(count));
+    std::set<std::string> expected_groups;
+    for (gid_t g : groups)
+        expected_groups.insert(std::to_string(g));
+
+    auto id_of = [](ChildLauncher::Job job, const char* flag) {
+        job.program = "/usr/bin/id";
+        job.argv = {"id", flag};
+        auto launch = launch_child(job);
+        REQUIRE(launch->error == 0);
+        std::string out = read_all(launch->stdout_read.get());
+        CHECK(wait_exit(*launch) == std::optional<int>(0));
+        std::set<std::string> words;
+        std::size_t start = 0;
+        while (start < out.size()) {
+            const std::size_t end = out.find_first_of(" \n", start);
+            if (end > start) words.insert(out.substr(start, end - start));
+            start = end == std::string::npos ? out.size() : end + 1;
+        }
+        return words;
+    };
+    auto job = job_for("", {});
+    job.run_as_uid = uid;
+    CHECK(id_of(job, "-u") == std::set<std::string>{std::to_string(uid)});
+    CHECK(id_of(job, "-g") == std::set<std::string>{std::to_string(gid)}); // was ringd's gid (0)
+    CHECK(id_of(job, "-G") == expected_groups);                            // was ringd's groups
+
+    // Both given: exactly those, no supplementary groups.
+    job.run_as_gid = gid;
+    CHECK(id_of(job, "-G") == std::set<std::string>{std::to_string(gid)});
+}
+
+TEST_CASE("run_as_uid alone for a uid without a passwd entry is refused at the credentials step")
+{
+    auto job = job_for("/bin/true", {"true"});
+    job.run_as_uid = 3999999; // no such user
+    auto launch = launch_child(job);
+    CHECK(launch->error == ENOENT);
+    CHECK(launch->step == RINGD_SPAWN_STEP_CREDENTIALS);
+    CHECK(launch->pid == -1);
+}
+
+TEST_CASE("a command is a child subreaper, so its descendants cannot leave its subtree while it runs")
+{
+    auto launch = launch_child(job_for("/bin/grep", {"grep", "^NSpid\\|^PPid", "/proc/self/status"}));
+    REQUIRE(launch->error == 0);
+    (void)read_all(launch->stdout_read.get());
+    CHECK(wait_exit(*launch) == std::optional<int>(0));
+    // The attribute itself, read from a child of the command: its orphan would come back to it.
+    auto sh = launch_child(job_for("/bin/sh", {"sh", "-c", "(sh -c 'sleep 0.2; echo $PPID' &) ; sleep 0.5; echo $$"}));
+    REQUIRE(sh->error == 0);
+    const std::string out = read_all(sh->stdout_read.get());
+    CHECK(wait_exit(*sh) == std::optional<int>(0));
+    // First line: the orphan's parent after its own parent exited; second: the command. The same pid.
+    const auto nl = out.find('\n');
+    REQUIRE(nl != std::string::npos);
+    CHECK(out.substr(0, nl) + "\n" == out.substr(nl + 1));
 }
