@@ -1,5 +1,5 @@
 // ChildLauncher: a started child is owned by its Launch until adopted; failures come back as errno and step; the
-// thread delivers every job it was given. Both ways of starting (posix_spawn, fork_as for run_as) give the
+// thread delivers every job it was given. With or without run_as (both through vfork now) the launch gives the
 // child its process group before the launch returns, and the same signal state and descriptors. The run_as cases need
 // root; without it they say so and pass.
 #include "engine/child_launcher.hpp"
@@ -47,7 +47,7 @@ std::string read_all(int fd)
     return out;
 }
 
-// The same job, run as nobody (through fork_as); nullopt when this process cannot switch users.
+// The same job, run as nobody; nullopt when this process cannot switch users.
 std::optional<ChildLauncher::Job> as_nobody(ChildLauncher::Job job)
 {
     const passwd* pw = ::getpwnam("nobody");
@@ -60,7 +60,7 @@ std::optional<ChildLauncher::Job> as_nobody(ChildLauncher::Job job)
 bool can_run_as_nobody()
 {
     if (as_nobody(ChildLauncher::Job{})) return true;
-    WARN("not root (or no user nobody): the run_as (fork_as) part of this test is skipped");
+    WARN("not root (or no user nobody): the run_as part of this test is skipped");
     return false;
 }
 
@@ -200,7 +200,7 @@ TEST_CASE("a run_as child whose setup fails reports the step and errno instead o
     CHECK(launch->pid == -1); // and reaped: nothing left for anyone to adopt
     CHECK_FALSE(launch->pidfd.valid());
 
-    // execve's own failure, as posix_spawn reports it (it used to be the command's exit status 127).
+    // execve's own failure is a spawn error, not the command's exit status 127.
     launch = launch_child(*as_nobody(job_for("/nonexistent/ringd-test-program", {"x"})));
     CHECK(launch->error == ENOENT);
     CHECK(launch->step == RINGD_SPAWN_STEP_EXEC);
@@ -312,8 +312,8 @@ TEST_CASE("the child starts with default signal dispositions and an empty mask, 
     sigaddset(&blocked, SIGHUP);
     REQUIRE(::pthread_sigmask(SIG_BLOCK, &blocked, &old_mask) == 0);
 
-    // glibc's posix_spawn leaves its two internal signals (32 and 33, which glibc programs cannot even name)
-    // ignored in the child; every signal a command can use is at its default in both paths.
+    // glibc's two internal signals (32 and 33, which glibc programs cannot even name) may stay ignored in the
+    // child (glibc's sigaction refuses them); every signal a command can use is at its default in both cases.
     const uint64_t glibc_internal = signal_bit(32) | signal_bit(33);
     std::vector<ChildLauncher::Job> jobs = {job_for("", {})};
     if (can_run_as_nobody()) jobs.push_back(*as_nobody(jobs.front()));
