@@ -1,12 +1,13 @@
-// Starting commands off the worker thread: pipes, posix_spawn (fork for run_as), pidfd.
+// Starting commands off the worker thread: credentials, pipes, fork and exec, pidfd.
 #include "engine/child_launcher.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,7 +26,7 @@ int pidfd_send_signal(int pidfd, int sig)
     return int(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-// dup2 for fork_as's child. When `fd` already is `target` (ringd started with that descriptor closed), dup2 would
+// dup2 for fork_command's child. When `fd` already is `target` (ringd started with that descriptor closed), dup2 would
 // leave it close-on-exec; clear the flag instead, as posix_spawn_file_actions_adddup2 does.
 bool move_fd(int fd, int target)
 {
@@ -33,13 +34,21 @@ bool move_fd(int fd, int target)
     return ::dup2(fd, target) >= 0;
 }
 
-// What fork_as's child sends back through its error pipe when a step before execve fails.
+// Who the command runs as, resolved before fork.
+struct Credentials {
+    int64_t uid = -1;           // -1: ringd's
+    int64_t gid = -1;           // -1: ringd's
+    bool change_groups = false; // set the supplementary groups to `groups` (empty: none)
+    std::vector<gid_t> groups;
+};
+
+// What fork_command's child sends back through its error pipe when a step before execve fails.
 struct SetupFailure {
     int step; // a ringd_spawn_step
     int error;
 };
 
-// In fork_as's child: report the failed step to the parent, then exit without running anything.
+// In fork_command's child: report the failed step to the parent, then exit without running anything.
 [[noreturn]] void fail_setup(int report_fd, ringd_spawn_step step)
 {
     const SetupFailure failure{step, errno};
@@ -49,11 +58,96 @@ struct SetupFailure {
     ::_exit(127);
 }
 
-// Only when the child must run as another user: posix_spawn cannot change credentials. Between fork and
-// exec only async-signal-safe calls are made. Returns the pid once the child has called execve, or -1 with
-// `err` and `step` set (the child has then been reaped): like posix_spawn, which also waits for the exec.
-pid_t fork_as(const char* program, char* const* argv, char* const* envp, const char* cwd, int out_fd, int err_fd,
-              int64_t uid, int64_t gid, int& err, ringd_spawn_step& step)
+// Run on the launcher thread before fork: getpwuid_r and getgrouplist may allocate and take locks (NSS), which a
+// forked child of a multithreaded process must not.
+bool resolve_credentials(const ChildLauncher::Job& job, Credentials& creds, int& err)
+{
+    creds.uid = job.run_as_uid;
+    creds.gid = job.run_as_gid;
+    creds.change_groups = job.run_as_uid >= 0 || job.run_as_gid >= 0;
+    if (job.run_as_uid < 0 || job.run_as_gid >= 0) return true; // both given, or only a group: no supplementary groups
+    // Only a user: run as that user, as login(1) would: its primary group and its supplementary groups. Keeping
+    // ringd's gid and groups (root's, typically) would hand the command privileges the user does not have.
+    long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buf(size > 0 ? std::size_t(size) : 16384);
+    passwd pw{};
+    passwd* found = nullptr;
+    int rc;
+    while ((rc = ::getpwuid_r(uid_t(job.run_as_uid), &pw, buf.data(), buf.size(), &found)) == ERANGE &&
+           buf.size() < (1u << 20))
+        buf.resize(buf.size() * 2);
+    if (rc != 0 || found == nullptr) {
+        // No passwd entry: there is no primary group to take, and guessing one (ringd's) is the bug this avoids.
+        err = rc != 0 ? rc : ENOENT;
+        return false;
+    }
+    creds.gid = pw.pw_gid;
+    int count = 32;
+    creds.groups.resize(std::size_t(count));
+    while (::getgrouplist(pw.pw_name, pw.pw_gid, creds.groups.data(), &count) < 0) {
+        if (count > 65536) {
+            err = E2BIG;
+            return false;
+        }
+        creds.groups.resize(std::size_t(count) * 2);
+        count = int(creds.groups.size());
+    }
+    creds.groups.resize(std::size_t(count));
+    return true;
+}
+
+// The child of fork_command, between vfork and execve. It runs on the launcher thread's stack and in ringd's memory
+// (vfork copies no page tables: a fork of ringd costs several times what all the rest of starting a command does,
+// see docs/architecture.md). So, like glibc's posix_spawn, it only makes system calls, writes nothing but its own
+// frame, and changes credentials by raw syscalls: glibc's setuid/setgid/setgroups would make every thread of
+// ringd change credentials too (they share its thread list). Never returns.
+[[noreturn]] void run_child(const char* program, char* const* argv, char* const* envp, const char* cwd, int out_fd,
+                            int err_fd, const Credentials& creds, pid_t parent, int report_fd)
+{
+    ::setpgid(0, 0);
+    // The command adopts what its descendants orphan, so nothing it starts leaves its subtree while it runs
+    // (setsid or not); what is left when it exits comes to ringd, itself a subreaper, which kills it.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    // Close-on-exec, like every other descriptor of ringd's: the command gets 0, 1 and 2 and nothing else.
+    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || !move_fd(devnull, 0) || !move_fd(out_fd, 1) || !move_fd(err_fd, 2)) {
+        fail_setup(report_fd, RINGD_SPAWN_STEP_STDIO);
+    }
+    if (creds.change_groups) {
+        const auto n = creds.groups.size();
+        if (::syscall(SYS_setgroups, n, n > 0 ? creds.groups.data() : nullptr) != 0) {
+            fail_setup(report_fd, RINGD_SPAWN_STEP_CREDENTIALS);
+        }
+    }
+    if (creds.gid >= 0 && ::syscall(SYS_setgid, gid_t(creds.gid)) != 0)
+        fail_setup(report_fd, RINGD_SPAWN_STEP_CREDENTIALS);
+    if (creds.uid >= 0 && ::syscall(SYS_setuid, uid_t(creds.uid)) != 0)
+        fail_setup(report_fd, RINGD_SPAWN_STEP_CREDENTIALS);
+    // Dies with ringd, even by SIGKILL (after setuid, which clears it). The "parent" is the launcher thread,
+    // which lives as long as its worker. If ringd died before this call, we have been reparented already.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (::getppid() != parent) ::_exit(127);
+    if (::chdir(cwd) != 0) fail_setup(report_fd, RINGD_SPAWN_STEP_CWD);
+    // Every signal at its default, an empty mask: execve resets caught signals but keeps ignored ones, and
+    // ringd ignores SIGPIPE, so without this a command would get EPIPE instead of dying when its reader goes
+    // away: in `yes | head`, yes complains "Broken pipe"; a program that ignores write errors would run on.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; ++sig)
+        ::sigaction(sig, &dfl, nullptr); // EINVAL for SIGKILL, SIGSTOP and libc's internal ones: fine
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(program, argv, envp);
+    fail_setup(report_fd, RINGD_SPAWN_STEP_EXEC);
+}
+
+// Every command is started by vfork and run_child, not posix_spawn, which can neither make the command a subreaper
+// (leftovers.hpp) nor change credentials. Returns the pid once the child has called execve (vfork suspends us
+// until then), or -1 with `err` and `step` set (the child has then been reaped).
+pid_t fork_command(const char* program, char* const* argv, char* const* envp, const char* cwd, int out_fd, int err_fd,
+                   const Credentials& creds, int& err, ringd_spawn_step& step)
 {
     // The child writes a SetupFailure here if a step fails; a successful execve closes it (O_CLOEXEC), so EOF
     // means the command is running.
@@ -64,48 +158,24 @@ pid_t fork_as(const char* program, char* const* argv, char* const* envp, const c
         return -1;
     }
     UniqueFd report_r(report[0]), report_w(report[1]);
-    const pid_t pid = ::fork();
+    // Nothing of ringd's may run in the child, which shares ringd's memory until it execs: no signal handler
+    // until it has reset the dispositions. It inherits this mask; ours is restored once it has exec'd.
+    sigset_t all, old_mask;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::vfork();
+    if (pid == 0) run_child(program, argv, envp, cwd, out_fd, err_fd, creds, parent, report_w.get());
+    const int vfork_errno = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     if (pid < 0) {
-        err = errno;
+        err = vfork_errno;
         step = RINGD_SPAWN_STEP_HOST;
         return -1;
     }
-    if (pid == 0) {
-        // Nothing of ringd's may run here: no signal handler until the dispositions are reset.
-        sigset_t all;
-        sigfillset(&all);
-        ::sigprocmask(SIG_SETMASK, &all, nullptr);
-        ::setpgid(0, 0);
-        // Close-on-exec, like every other descriptor of ringd's: the command gets 0, 1 and 2 and nothing else.
-        const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (devnull < 0 || !move_fd(devnull, 0) || !move_fd(out_fd, 1) || !move_fd(err_fd, 2)) {
-            fail_setup(report_w.get(), RINGD_SPAWN_STEP_STDIO);
-        }
-        if (gid >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(gid)) != 0)) {
-            fail_setup(report_w.get(), RINGD_SPAWN_STEP_CREDENTIALS);
-        }
-        if (uid >= 0 && ::setuid(uid_t(uid)) != 0) fail_setup(report_w.get(), RINGD_SPAWN_STEP_CREDENTIALS);
-        if (::chdir(cwd) != 0) fail_setup(report_w.get(), RINGD_SPAWN_STEP_CWD);
-        // The same signal state as spawn_plain gives (POSIX_SPAWN_SETSIGDEF for every signal, an empty mask):
-        // execve resets caught signals but keeps ignored ones, and ringd ignores SIGPIPE, so without this a
-        // command run as another user would get EPIPE instead of dying when its reader goes away: in
-        // `yes | head`, yes complains "Broken pipe"; a program that ignores write errors would run on.
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        for (int sig = 1; sig < NSIG; ++sig)
-            ::sigaction(sig, &dfl, nullptr); // EINVAL for SIGKILL, SIGSTOP and libc's internal ones: fine
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execve(program, argv, envp);
-        fail_setup(report_w.get(), RINGD_SPAWN_STEP_EXEC);
-    }
-    // The child does setpgid(0, 0) too, but only when it gets to run: until then its group does not exist, and a
-    // kill(-pid) by a worker that adopted the pid at once (its connection had closed) would fail with ESRCH and
-    // leave the command running. Setting it from here as well means the group exists before the pid is
-    // returned. EACCES (the child has already exec'd, having set it itself) is harmless.
-    ::setpgid(pid, pid);
+    // The child's first step was setpgid(0, 0), so its group exists before the pid leaves the launcher: a worker
+    // that kills it at once (its connection closed meanwhile) cannot miss. The child's failure report, if any,
+    // is in the pipe already; EOF means it exec'd.
     report_w.reset();
     SetupFailure failure{};
     ssize_t n;
@@ -124,34 +194,6 @@ pid_t fork_as(const char* program, char* const* argv, char* const* envp, const c
     }
     ::waitpid(pid, nullptr, 0);
     return -1;
-}
-
-pid_t spawn_plain(const char* program, char* const* argv, char* const* envp, const char* cwd, int out_fd, int err_fd,
-                  int& err)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-    posix_spawn_file_actions_addchdir_np(&fa, cwd);
-    // Own process group, so a timeout can signal the command and everything it started; and an empty signal
-    // mask, since ringd's threads block the signals it reads through signalfd.
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigset_t all;
-    sigfillset(&all);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    err = posix_spawn(&pid, program, &fa, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return err == 0 ? pid : -1;
 }
 
 std::vector<char*> c_array(const std::vector<std::string>& strings)
@@ -204,16 +246,16 @@ std::shared_ptr<ChildLauncher::Launch> launch_child(const ChildLauncher::Job& jo
 
     const std::vector<char*> argv = c_array(job.argv);
     const std::vector<char*> envp = c_array(job.envp);
-    pid_t pid;
     int err = 0;
     ringd_spawn_step step = RINGD_SPAWN_STEP_EXEC;
-    if (job.run_as_uid >= 0 || job.run_as_gid >= 0) {
-        pid = fork_as(job.program.c_str(), argv.data(), envp.data(), job.cwd.c_str(), out_w.get(), err_w.get(),
-                      job.run_as_uid, job.run_as_gid, err, step);
-    } else {
-        pid =
-            spawn_plain(job.program.c_str(), argv.data(), envp.data(), job.cwd.c_str(), out_w.get(), err_w.get(), err);
+    Credentials creds;
+    if (!resolve_credentials(job, creds, err)) {
+        launch->error = err;
+        launch->step = RINGD_SPAWN_STEP_CREDENTIALS;
+        return launch;
     }
+    const pid_t pid = fork_command(job.program.c_str(), argv.data(), envp.data(), job.cwd.c_str(), out_w.get(),
+                                   err_w.get(), creds, err, step);
     if (pid < 0) {
         launch->error = err;
         launch->step = step;

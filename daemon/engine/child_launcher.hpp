@@ -1,7 +1,7 @@
 // ChildLauncher: starts the commands of one worker on a thread of its own.
 //
-// posix_spawn suspends its caller until the child has called execve (vfork semantics), and fork_as copies
-// the page tables: on this VM about 0.4 ms per command, so a burst of 50 requests froze a worker that
+// Starting a command (vfork) suspends its caller until the child has called execve: on this VM about 0.4 ms
+// per command, so a burst of 50 requests froze a worker that
 // spawned them itself for 16–36 ms, and every connection on it with it. The worker instead hands a Job to
 // this thread and goes on serving; the Launch comes back through Worker::post and the worker adopts it.
 //

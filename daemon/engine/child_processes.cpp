@@ -1,6 +1,7 @@
 // Spawned commands: started by the ChildLauncher thread, then pipes and pidfd through the ring, timeouts by group.
 #include "engine/child_processes.hpp"
 
+#include "engine/leftovers.hpp"
 #include "engine/user_data.hpp"
 #include "engine/worker.hpp"
 
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <poll.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,6 +127,8 @@ int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const r
     job.slot = index;
     job.generation = generation;
     if (!launcher_) {
+        // Before the first command: what commands leave behind must come to ringd, not to init (leftovers.hpp).
+        if (!become_subreaper()) spdlog::warn("cannot make ringd a child subreaper: {}", std::strerror(errno));
         auto deliver = [this](std::shared_ptr<ChildLauncher::Launch> launch) {
             worker_.post([this, launch](Worker&) { on_launched(*launch, Clock::now()); });
         };
@@ -196,6 +200,8 @@ void ChildProcesses::on_pidfd(uint32_t index, int /*res*/, Clock::time_point now
     ::kill(-c.pid, SIGKILL);
     siginfo_t reaped{};
     ::waitid(by_pidfd, pidfd, &reaped, WEXITED | WNOHANG);
+    // Its descendants in other groups (setsid, or a job-control shell's jobs) were handed to ringd as it exited.
+    sweep_leftovers(now);
     c.exited = true;
     c.term_at.reset();
     // A process that left the group (setsid) may still hold the pipes: stop waiting for them a second later.
@@ -276,12 +282,27 @@ void ChildProcesses::forget_connection(uint32_t conn_index, uint32_t conn_genera
     }
 }
 
+void ChildProcesses::sweep_leftovers(Clock::time_point now)
+{
+    if (kill_leftovers() == 0) {
+        sweep_at_.reset();
+        sweep_interval_ = first_sweep_interval;
+        return;
+    }
+    // Killed leftovers hand their own children to ringd, and may take a moment to die: look again soon, less
+    // often while something lingers (a process in uninterruptible sleep dies only when it wakes).
+    if (sweep_at_) sweep_interval_ = std::min(sweep_interval_ * 2, max_sweep_interval);
+    sweep_at_ = now + sweep_interval_;
+}
+
 std::optional<Clock::time_point> ChildProcesses::run_deadlines(Clock::time_point now)
 {
     std::optional<Clock::time_point> next;
     auto consider = [&next](Clock::time_point t) {
         if (!next || t < *next) next = t;
     };
+    if (sweep_at_ && *sweep_at_ <= now) sweep_leftovers(now);
+    if (sweep_at_) consider(*sweep_at_);
     for (auto& child : children_) {
         Child& c = *child;
         // A child still being started has no process to signal yet; its launch wakes the worker anyway.
@@ -330,6 +351,7 @@ void ChildProcesses::kill_all()
             child->orphaned = true; // on_launched kills it
         }
     }
+    if (launcher_) (void)kill_leftovers();
 }
 
 } // namespace ringd::engine

@@ -6,8 +6,10 @@
 // through the ring to observe its exit. A timeout sends SIGTERM to the whole group, then SIGKILL a second later. The
 // result goes back to the connection once the child has exited and both pipes are at EOF (or the group was killed). If
 // the connection closes first, the group is killed and the child reaped; the plugin's callback is not called. Those
-// kills also reach the command itself through its pidfd (kill_child_group). When the command itself exits, whatever is
-// left in its process group is killed: no command leaves processes behind (only one that calls setsid() escapes).
+// kills also reach the command itself through its pidfd (kill_child_group). When the command itself exits (or is
+// killed), whatever is left in its process group is killed, and so is every descendant that left the group (setsid,
+// double fork): the command is a child subreaper, so they were still in its subtree, and came to ringd as it exited
+// (leftovers.hpp). No command leaves processes behind.
 #pragma once
 
 #include "engine/child_launcher.hpp"
@@ -15,8 +17,10 @@
 #include "engine/timer_queue.hpp"
 #include "util/unique_fd.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <ringd/plugin.h>
 #include <string>
 #include <sys/types.h>
@@ -56,12 +60,18 @@ private:
     void give_up_on_pipes(Child& child);
     void append_output(Child& child, bool is_stderr, int res);
     void release(uint32_t index);
+    void sweep_leftovers(Clock::time_point now);
+
+    static constexpr auto first_sweep_interval = std::chrono::milliseconds(10);
+    static constexpr auto max_sweep_interval = std::chrono::milliseconds(1000);
 
     Worker& worker_;
     std::vector<std::unique_ptr<Child>> children_;
     std::vector<uint32_t> free_;
     std::size_t running_ = 0;
-    std::unique_ptr<ChildLauncher> launcher_; // created by the first spawn()
+    std::unique_ptr<ChildLauncher> launcher_;   // created by the first spawn()
+    std::optional<Clock::time_point> sweep_at_; // leftovers were found: look again then
+    std::chrono::milliseconds sweep_interval_ = first_sweep_interval;
 };
 
 } // namespace ringd::engine

@@ -8,6 +8,7 @@
 
 #include "engine/listener.hpp"
 #include "engine/output_queue.hpp"
+#include "engine/rearm_backoff.hpp"
 #include "engine/timer_queue.hpp"
 
 #include <cstdint>
@@ -53,7 +54,8 @@ struct ListenerSlot {
     bool armed = false;                              // the multishot accept (stream) or recvmsg (datagram) is in flight
     bool retiring = false;                           // takes no new connections; freed once empty
     std::optional<Clock::time_point> drain_deadline; // removed listener: connections left then are closed
-    std::optional<Clock::time_point> rearm_at;       // accept back-off after EMFILE/ENFILE
+    std::optional<Clock::time_point> rearm_at;       // accept back-off after EMFILE/ENFILE, recvmsg after errors
+    RearmBackoff recvmsg_backoff;                    // datagram: recvmsg errors in a row, rate-limited logging
     uint32_t connections = 0;
     ConnectionList idle;    // open connections of this slot, least recently active first
     msghdr recvmsg_shape{}; // datagram: tells multishot recvmsg how much name space to leave per buffer

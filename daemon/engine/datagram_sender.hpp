@@ -3,9 +3,12 @@
 // importing a msghdr per datagram); all SQEs of one loop iteration go to the kernel in one submit.
 //
 // Bounded: at most max_in_flight sends and max_bytes of payload. Past either cap a reply is dropped (UDP may
-// drop) and counted; the caller reports -ENOBUFS to the plugin.
+// drop) and counted; the caller reports -ENOBUFS to the plugin. A send that the kernel fails (its completion
+// has res < 0: EPERM from a firewall, ENETUNREACH, EMSGSIZE, ...) is counted in the sending listener's
+// datagram_send_failures, which is why every slot keeps that listener's counters alive until it completes.
 #pragma once
 
+#include "engine/listener.hpp"
 #include "engine/ring.hpp"
 
 #include <cstddef>
@@ -21,17 +24,24 @@ public:
     static constexpr unsigned max_in_flight = 4096;
     static constexpr std::size_t max_bytes = 16u << 20;
 
-    // Queues one datagram on `fd`; false if a cap was reached (nothing queued).
-    [[nodiscard]] bool send(Ring& ring, int fd, const void* data, std::size_t len, const sockaddr* to,
-                            socklen_t to_len);
-    void on_complete(uint32_t index);
+    // Queues one datagram on `fd`; false if a cap was reached (nothing queued). A throw (no memory for the
+    // copy, a broken ring) also leaves nothing queued and the accounting unchanged. `counters` are those of
+    // the listener that sends: a failed send is counted there.
+    [[nodiscard]] bool send(Ring& ring, int fd, const void* data, std::size_t len, const sockaddr* to, socklen_t to_len,
+                            std::shared_ptr<ListenerCounters> counters);
+    // The completion of the send in slot `index`; `res` is its cqe.res (bytes sent, or a negative errno).
+    void on_complete(uint32_t index, int res);
     [[nodiscard]] unsigned in_flight() const { return in_flight_; }
+    [[nodiscard]] std::size_t bytes_in_flight() const { return bytes_; }
 
 private:
     struct Slot {
         sockaddr_storage to{};
         std::vector<std::byte> payload;
+        std::shared_ptr<ListenerCounters> counters;
     };
+    void recycle(uint32_t index);
+
     std::vector<std::unique_ptr<Slot>> slots_;
     std::vector<uint32_t> free_;
     unsigned in_flight_ = 0;

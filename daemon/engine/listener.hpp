@@ -77,6 +77,8 @@ struct ListenerCounters {
     std::atomic<uint64_t> datagrams{0};
     std::atomic<uint64_t> datagrams_refused_acl{0};
     std::atomic<uint64_t> datagrams_dropped{0};
+    std::atomic<uint64_t> datagram_send_failures{0}; // sends the kernel failed (completion res < 0)
+    std::atomic<uint64_t> recvmsg_errors{0};         // recvmsg completions with an error (not ENOBUFS)
 };
 
 class Listener {

@@ -181,7 +181,7 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         if (ListenerSlot* slot = slot_for(cqe)) on_recvmsg(*slot, cqe);
         return;
     case Op::datagram_send:
-        datagram_sender_.on_complete(index);
+        datagram_sender_.on_complete(index, cqe.res);
         return;
     case Op::close:
         // Only a failed close posts a completion (see teardown), by which time the slot may serve another

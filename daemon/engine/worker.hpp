@@ -158,6 +158,7 @@ private:
     // worker_datagram.cpp: datagram listeners
     void arm_recvmsg(ListenerSlot& slot);
     void on_recvmsg(ListenerSlot& slot, const io_uring_cqe& cqe);
+    void deliver_datagram(ListenerSlot& slot, const io_uring_cqe& cqe);
     BufferRing& datagram_buffers();
 
     WorkerOptions options_;

@@ -45,38 +45,62 @@ void Worker::on_recvmsg(ListenerSlot& slot, const io_uring_cqe& cqe)
 {
     if (!(cqe.flags & IORING_CQE_F_MORE)) slot.armed = false;
     if (cqe.res >= 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
-        BufferRing& buffers = datagram_buffers();
-        const uint16_t bid = BufferRing::buffer_id(cqe.flags);
-        std::byte* buf = buffers.buffer(bid);
-        Listener& listener = *slot.listener;
-        auto* out = io_uring_recvmsg_validate(buf, cqe.res, &slot.recvmsg_shape);
-        if (out != nullptr && !(out->flags & MSG_TRUNC) && !slot.retiring && !shutting_down_) {
-            const auto* peer = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
-            const auto* payload = static_cast<const uint8_t*>(io_uring_recvmsg_payload(out, &slot.recvmsg_shape));
-            const auto len = io_uring_recvmsg_payload_length(out, cqe.res, &slot.recvmsg_shape);
-            listener.counters.datagrams.fetch_add(1, std::memory_order_relaxed);
-            if (listener.has_acl() && !listener.admits(peer)) {
-                listener.counters.datagrams_refused_acl.fetch_add(1, std::memory_order_relaxed);
-            } else if (const auto& d = listener.plugin()->d(); d.on_datagram != nullptr) {
-                DatagramContext ctx{this, &slot, peer, socklen_t(out->namelen)};
-                try {
-                    d.on_datagram(listener.plugin()->instance(), reinterpret_cast<ringd_datagram*>(&ctx), payload, len,
-                                  peer, socklen_t(out->namelen));
-                } catch (...) {
-                    listener.counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
-                    spdlog::error("[{}] plugin on_datagram threw; datagram dropped", listener.name());
-                }
+        if (slot.recvmsg_backoff.errors_in_a_row() > 0) {
+            if (const uint64_t unlogged = slot.recvmsg_backoff.on_success()) {
+                spdlog::warn("[{}] recvmsg works again ({} more errors before that)", slot.listener->name(), unlogged);
             }
-        } else if (out == nullptr || (out->flags & MSG_TRUNC)) {
-            listener.counters.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
         }
-        buffers.recycle(bid);
-    } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
-        spdlog::warn("[{}] recvmsg: {}", slot.listener->name(), std::strerror(-cqe.res));
+        deliver_datagram(slot, cqe);
+    } else if (cqe.res != -ENOBUFS && cqe.res != -ECANCELED && !(cqe.res >= 0 && (cqe.flags & IORING_CQE_F_MORE))) {
+        // An error, or a completion without a datagram that ended the multishot (0: the socket was shut down
+        // for reading, and every recvmsg on it will return 0 at once). Not re-armed at once if it keeps
+        // happening: see RearmBackoff.
+        slot.listener->counters.recvmsg_errors.fetch_add(1, std::memory_order_relaxed);
+        const auto decision = slot.recvmsg_backoff.on_error(now_);
+        const char* what = cqe.res < 0 ? std::strerror(-cqe.res) : "ended without a datagram";
+        if (decision.log_count == 1) {
+            spdlog::warn("[{}] recvmsg: {}", slot.listener->name(), what);
+        } else if (decision.log_count > 1) {
+            spdlog::warn("[{}] recvmsg: {} ({} errors in the last {} s; retrying every {} ms)", slot.listener->name(),
+                         what, decision.log_count,
+                         std::chrono::duration_cast<std::chrono::seconds>(RearmBackoff::log_interval).count(),
+                         RearmBackoff::pause.count());
+        }
+        if (!slot.armed && !slot.retiring && decision.rearm_at) slot.rearm_at = decision.rearm_at;
     }
     // -ENOBUFS ends the multishot when every buffer is in use; they are recycled now, so re-arm.
-    if (!slot.armed && !slot.retiring) arm_recvmsg(slot);
+    if (!slot.armed && !slot.retiring && !slot.rearm_at) arm_recvmsg(slot);
     free_slot_if_done(slot);
+}
+
+void Worker::deliver_datagram(ListenerSlot& slot, const io_uring_cqe& cqe)
+{
+    BufferRing& buffers = datagram_buffers();
+    const uint16_t bid = BufferRing::buffer_id(cqe.flags);
+    std::byte* buf = buffers.buffer(bid);
+    Listener& listener = *slot.listener;
+    auto* out = io_uring_recvmsg_validate(buf, cqe.res, &slot.recvmsg_shape);
+    if (out != nullptr && !(out->flags & MSG_TRUNC) && !slot.retiring && !shutting_down_) {
+        const auto* peer = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
+        const auto* payload = static_cast<const uint8_t*>(io_uring_recvmsg_payload(out, &slot.recvmsg_shape));
+        const auto len = io_uring_recvmsg_payload_length(out, cqe.res, &slot.recvmsg_shape);
+        listener.counters.datagrams.fetch_add(1, std::memory_order_relaxed);
+        if (listener.has_acl() && !listener.admits(peer)) {
+            listener.counters.datagrams_refused_acl.fetch_add(1, std::memory_order_relaxed);
+        } else if (const auto& d = listener.plugin()->d(); d.on_datagram != nullptr) {
+            DatagramContext ctx{this, &slot, peer, socklen_t(out->namelen)};
+            try {
+                d.on_datagram(listener.plugin()->instance(), reinterpret_cast<ringd_datagram*>(&ctx), payload, len,
+                              peer, socklen_t(out->namelen));
+            } catch (...) {
+                listener.counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
+                spdlog::error("[{}] plugin on_datagram threw; datagram dropped", listener.name());
+            }
+        }
+    } else if (out == nullptr || (out->flags & MSG_TRUNC)) {
+        listener.counters.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+    buffers.recycle(bid);
 }
 
 int Worker::send_datagram(DatagramContext& ctx, const void* data, size_t len, const sockaddr* to, socklen_t to_len)
@@ -85,7 +109,9 @@ int Worker::send_datagram(DatagramContext& ctx, const void* data, size_t len, co
         to = ctx.peer;
         to_len = ctx.peer_len;
     }
-    if (!datagram_sender_.send(ring_, ctx.slot->fd, data, len, to, to_len)) {
+    const std::shared_ptr<Listener>& listener = ctx.slot->listener;
+    if (!datagram_sender_.send(ring_, ctx.slot->fd, data, len, to, to_len,
+                               std::shared_ptr<ListenerCounters>(listener, &listener->counters))) {
         ctx.slot->listener->counters.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
         return -ENOBUFS;
     }

@@ -1,5 +1,5 @@
 // ChildLauncher: a started child is owned by its Launch until adopted; failures come back as errno and step; the
-// thread delivers every job it was given. Both ways of starting (posix_spawn, fork_as for run_as) give the
+// thread delivers every job it was given. With or without run_as (both through vfork now) the launch gives the
 // child its process group before the launch returns, and the same signal state and descriptors. The run_as cases need
 // root; without it they say so and pass.
 #include "engine/child_launcher.hpp"
@@ -20,6 +20,7 @@
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 using ringd::engine::ChildLauncher;
 using ringd::engine::launch_child;
@@ -46,7 +47,7 @@ std::string read_all(int fd)
     return out;
 }
 
-// The same job, run as nobody (through fork_as); nullopt when this process cannot switch users.
+// The same job, run as nobody; nullopt when this process cannot switch users.
 std::optional<ChildLauncher::Job> as_nobody(ChildLauncher::Job job)
 {
     const passwd* pw = ::getpwnam("nobody");
@@ -59,7 +60,7 @@ std::optional<ChildLauncher::Job> as_nobody(ChildLauncher::Job job)
 bool can_run_as_nobody()
 {
     if (as_nobody(ChildLauncher::Job{})) return true;
-    WARN("not root (or no user nobody): the run_as (fork_as) part of this test is skipped");
+    WARN("not root (or no user nobody): the run_as part of this test is skipped");
     return false;
 }
 
@@ -199,7 +200,7 @@ TEST_CASE("a run_as child whose setup fails reports the step and errno instead o
     CHECK(launch->pid == -1); // and reaped: nothing left for anyone to adopt
     CHECK_FALSE(launch->pidfd.valid());
 
-    // execve's own failure, as posix_spawn reports it (it used to be the command's exit status 127).
+    // execve's own failure is a spawn error, not the command's exit status 127.
     launch = launch_child(*as_nobody(job_for("/nonexistent/ringd-test-program", {"x"})));
     CHECK(launch->error == ENOENT);
     CHECK(launch->step == RINGD_SPAWN_STEP_EXEC);
@@ -311,8 +312,8 @@ TEST_CASE("the child starts with default signal dispositions and an empty mask, 
     sigaddset(&blocked, SIGHUP);
     REQUIRE(::pthread_sigmask(SIG_BLOCK, &blocked, &old_mask) == 0);
 
-    // glibc's posix_spawn leaves its two internal signals (32 and 33, which glibc programs cannot even name)
-    // ignored in the child; every signal a command can use is at its default in both paths.
+    // glibc's two internal signals (32 and 33, which glibc programs cannot even name) may stay ignored in the
+    // child (glibc's sigaction refuses them); every signal a command can use is at its default in both cases.
     const uint64_t glibc_internal = signal_bit(32) | signal_bit(33);
     std::vector<ChildLauncher::Job> jobs = {job_for("", {})};
     if (can_run_as_nobody()) jobs.push_back(*as_nobody(jobs.front()));
@@ -344,4 +345,78 @@ TEST_CASE("the child gets the same descriptors however it was started")
     const std::string plain = list_fds(job_for("", {}));
     // fork_as used to leave the /dev/null it had opened for stdin open in the command as well.
     if (can_run_as_nobody()) CHECK(list_fds(*as_nobody(job_for("", {}))) == plain);
+}
+
+TEST_CASE("run_as_uid alone runs with the user's primary group and supplementary groups, not ringd's")
+{
+    if (::geteuid() != 0) {
+        WARN("not root: skipped");
+        return;
+    }
+    // A user with a supplementary group if the system has one (postgres is in ssl-cert on Debian), else nobody.
+    const passwd* pw = ::getpwnam("postgres");
+    if (pw == nullptr) pw = ::getpwnam("nobody");
+    REQUIRE(pw != nullptr);
+    const uid_t uid = pw->pw_uid;
+    const gid_t gid = pw->pw_gid;
+    int count = 64;
+    std::vector<gid_t> groups(64);
+    REQUIRE(::getgrouplist(pw->pw_name, gid, groups.data(), &count) >= 0);
+    groups.resize(std::size_t(count));
+    std::set<std::string> expected_groups;
+    for (gid_t g : groups)
+        expected_groups.insert(std::to_string(g));
+
+    auto id_of = [](ChildLauncher::Job job, const char* flag) {
+        job.program = "/usr/bin/id";
+        job.argv = {"id", flag};
+        auto launch = launch_child(job);
+        REQUIRE(launch->error == 0);
+        std::string out = read_all(launch->stdout_read.get());
+        CHECK(wait_exit(*launch) == std::optional<int>(0));
+        std::set<std::string> words;
+        std::size_t start = 0;
+        while (start < out.size()) {
+            const std::size_t end = out.find_first_of(" \n", start);
+            if (end > start) words.insert(out.substr(start, end - start));
+            start = end == std::string::npos ? out.size() : end + 1;
+        }
+        return words;
+    };
+    auto job = job_for("", {});
+    job.run_as_uid = uid;
+    CHECK(id_of(job, "-u") == std::set<std::string>{std::to_string(uid)});
+    CHECK(id_of(job, "-g") == std::set<std::string>{std::to_string(gid)}); // was ringd's gid (0)
+    CHECK(id_of(job, "-G") == expected_groups);                            // was ringd's groups
+
+    // Both given: exactly those, no supplementary groups.
+    job.run_as_gid = gid;
+    CHECK(id_of(job, "-G") == std::set<std::string>{std::to_string(gid)});
+}
+
+TEST_CASE("run_as_uid alone for a uid without a passwd entry is refused at the credentials step")
+{
+    auto job = job_for("/bin/true", {"true"});
+    job.run_as_uid = 3999999; // no such user
+    auto launch = launch_child(job);
+    CHECK(launch->error == ENOENT);
+    CHECK(launch->step == RINGD_SPAWN_STEP_CREDENTIALS);
+    CHECK(launch->pid == -1);
+}
+
+TEST_CASE("a command is a child subreaper, so its descendants cannot leave its subtree while it runs")
+{
+    auto launch = launch_child(job_for("/bin/grep", {"grep", "^NSpid\\|^PPid", "/proc/self/status"}));
+    REQUIRE(launch->error == 0);
+    (void)read_all(launch->stdout_read.get());
+    CHECK(wait_exit(*launch) == std::optional<int>(0));
+    // The attribute itself, read from a child of the command: its orphan would come back to it.
+    auto sh = launch_child(job_for("/bin/sh", {"sh", "-c", "(sh -c 'sleep 0.2; echo $PPID' &) ; sleep 0.5; echo $$"}));
+    REQUIRE(sh->error == 0);
+    const std::string out = read_all(sh->stdout_read.get());
+    CHECK(wait_exit(*sh) == std::optional<int>(0));
+    // First line: the orphan's parent after its own parent exited; second: the command. The same pid.
+    const auto nl = out.find('\n');
+    REQUIRE(nl != std::string::npos);
+    CHECK(out.substr(0, nl) + "\n" == out.substr(nl + 1));
 }

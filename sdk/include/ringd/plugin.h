@@ -118,17 +118,20 @@ typedef struct ringd_spawn_request {
     const char* cwd;         /* working directory, or NULL for "/" */
     uint32_t timeout_ms;     /* 0 = none; on expiry SIGTERM to the process group, SIGKILL 1 s later */
     uint64_t max_output;     /* cap on stdout+stderr bytes kept; the rest is read and discarded */
-    int64_t run_as_uid;      /* -1 = same as ringd; otherwise setuid/setgid (needs root) */
-    int64_t run_as_gid;      /* -1 = same as ringd */
+    int64_t run_as_uid;      /* -1 = same as ringd; otherwise setuid (needs root). Without run_as_gid: the
+                                user's primary group and supplementary groups (initgroups-like); a uid
+                                without a passwd entry fails with ENOENT at RINGD_SPAWN_STEP_CREDENTIALS */
+    int64_t run_as_gid;      /* -1 = same as ringd (or the user's, with run_as_uid); otherwise setgid, and the
+                                supplementary groups are dropped */
 } ringd_spawn_request;
 
 /* Which step of starting a child failed (ringd_spawn_result.spawn_step, meaningful when spawn_error != 0). */
 typedef enum ringd_spawn_step {
-    RINGD_SPAWN_STEP_EXEC = 0,        /* execve itself; also any failure of a child started without run_as, whose
-                                         posix_spawn cannot tell its steps apart */
+    RINGD_SPAWN_STEP_EXEC = 0,        /* execve itself (older hosts: also any failure of a child started
+                                         without run_as) */
     RINGD_SPAWN_STEP_HOST = 1,        /* the host's own resources: pipes, fork, pidfd */
     RINGD_SPAWN_STEP_STDIO = 2,       /* /dev/null and the output pipes onto descriptors 0, 1 and 2 */
-    RINGD_SPAWN_STEP_CREDENTIALS = 3, /* dropping supplementary groups, setgid, setuid for run_as */
+    RINGD_SPAWN_STEP_CREDENTIALS = 3, /* looking up the run_as user, setgroups, setgid, setuid for run_as */
     RINGD_SPAWN_STEP_CWD = 4          /* chdir to the request's cwd */
 } ringd_spawn_step;
 
