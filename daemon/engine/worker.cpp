@@ -244,7 +244,8 @@ void Worker::run_due_timers()
         const auto& d = conn.listener->plugin()->d();
         if (d.on_timer == nullptr) continue;
         void* instance = conn.listener->plugin()->instance();
-        invoke(conn, "on_timer", [&] { d.on_timer(instance, reinterpret_cast<ringd_conn*>(&conn), id, target.arg); });
+        invoke(conn, PluginCallback::on_timer,
+               [&] { d.on_timer(instance, reinterpret_cast<ringd_conn*>(&conn), id, target.arg); });
     }
 }
 

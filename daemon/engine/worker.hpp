@@ -136,7 +136,7 @@ private:
     void cancel_op(uint64_t user_data);
     void close_fd_async(int fd);
     Connection* connection_for(const io_uring_cqe& cqe);
-    template <class F> void invoke(Connection& conn, const char* what, F&& callback);
+    template <class F> void invoke(Connection& conn, plugin_host::PluginCallback what, F&& callback);
 
     // worker_datagram.cpp: datagram listeners
     void arm_recvmsg(ListenerSlot& slot);

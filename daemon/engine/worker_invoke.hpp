@@ -2,27 +2,18 @@
 #pragma once
 
 #include "engine/worker.hpp"
-
-#include <exception>
-#include <spdlog/spdlog.h>
+#include "plugin_host/plugin_call.hpp"
 
 namespace ringd::engine {
 
-// Calls a plugin callback for `conn`, guarding the C ABI: an exception (from a plugin that lets one escape)
-// aborts this connection only. Afterwards, applies whatever the callback asked for.
-template <class F> void Worker::invoke(Connection& conn, const char* what, F&& callback)
+using plugin_host::PluginCallback;
+
+// Calls a plugin callback for `conn` through the plugin boundary (plugin_host/plugin_call.hpp): a failure
+// (an exception a plugin let escape) is logged and counted there, and aborts this connection only.
+// Afterwards, applies whatever the callback asked for.
+template <class F> void Worker::invoke(Connection& conn, plugin_host::PluginCallback what, F&& callback)
 {
-    try {
-        callback();
-    } catch (const std::exception& e) {
-        spdlog::error("[{}] plugin {} threw: {}", conn.listener->name(), what, e.what());
-        conn.listener->counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
-        conn.abort_requested = true;
-    } catch (...) {
-        spdlog::error("[{}] plugin {} threw a non-standard exception", conn.listener->name(), what);
-        conn.listener->counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
-        conn.abort_requested = true;
-    }
+    if (plugin_host::plugin_call_failed(conn.listener->call_target(), what, callback)) conn.abort_requested = true;
     settle(conn);
 }
 
