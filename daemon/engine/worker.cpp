@@ -3,6 +3,7 @@
 
 #include "engine/user_data.hpp"
 #include "engine/worker_invoke.hpp"
+#include "plugin_host/fatal_signals.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -81,6 +82,8 @@ void Worker::run_commands()
 void Worker::run()
 {
     current_worker_index = options_.index;
+    const plugin_host::BindCallRecord bind_record(call_record_);
+    const plugin_host::AltSignalStack signal_stack; // a plugin's stack overflow is still reported
     try {
         ring_.enable();
         now_ = Clock::now();

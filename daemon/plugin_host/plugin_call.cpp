@@ -53,6 +53,15 @@ const char* consequence(PluginCallback callback) noexcept
 
 namespace detail {
 
+constinit thread_local PluginCallRecord* bound_record = nullptr;
+
+PluginCallRecord& unbound_record() noexcept
+{
+    // Trivially destructible and constant-initialized: no allocation, usable from a signal handler.
+    static constinit thread_local PluginCallRecord record;
+    return record;
+}
+
 void report_failure(const PluginCallTarget& target, PluginCallback callback, const char* what) noexcept
 {
     if (target.failures != nullptr) target.failures->fetch_add(1, std::memory_order_relaxed);
