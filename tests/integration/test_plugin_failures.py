@@ -11,7 +11,8 @@ import socket
 import time
 import unittest
 
-from ringd_harness import (SANITIZED, Ringd, echo_roundtrip, free_port, listener, main, test_plugin, wait_until)
+from ringd_harness import (SANITIZED, Ringd, echo_roundtrip, free_port, listener, main, tcp, test_plugin,
+                           wait_until)
 
 # No core files from the crashes on purpose: prlimit execs ringd, so the pid is still ringd's.
 NO_CORE = ("prlimit", "--core=0", "--") if shutil.which("prlimit") else ()
