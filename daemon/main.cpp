@@ -1,4 +1,5 @@
 // ringd: command line, logging setup, and hand-off to the Supervisor. Runs in the foreground, always.
+#include "plugin_host/fatal_signals.hpp"
 #include "service/logging.hpp"
 #include "supervisor/supervisor.hpp"
 
@@ -43,6 +44,10 @@ int main(int argc, char** argv)
     // Ambient capabilities (CAP_NET_BIND_SERVICE from the unit) would pass on to every command remote-cmd runs;
     // ringd itself keeps them in its permitted/effective sets, which is all bind() needs.
     ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+
+    // A crash in a plugin (or in ringd) leaves one line naming the plugin and callback before the process dies.
+    ringd::plugin_host::install_fatal_signal_reporter(ringd::service::stderr_is_journal());
+    const ringd::plugin_host::AltSignalStack signal_stack;
 
     try {
         ringd::service::setup_logging(log_level.empty() ? "info" : log_level);

@@ -42,6 +42,10 @@ void Engine::start()
             w->run();
         });
     }
+    std::vector<Worker*> watched;
+    for (auto& worker : workers_)
+        watched.push_back(worker.get());
+    stall_detector_ = std::make_unique<StallDetector>(std::move(watched));
 }
 
 void Engine::add_listener(const std::shared_ptr<Listener>& listener)
@@ -88,6 +92,7 @@ void Engine::join()
         if (t.joinable()) t.join();
     }
     threads_.clear();
+    stall_detector_.reset();
 }
 
 bool Engine::sync(std::chrono::milliseconds timeout)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine/listener.hpp"
+#include "engine/stall_detector.hpp"
 #include "engine/worker.hpp"
 
 #include <chrono>
@@ -54,6 +55,7 @@ public:
 private:
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<std::thread> threads_;
+    std::unique_ptr<StallDetector> stall_detector_; // while the workers run; declared last, so destroyed first
 };
 
 } // namespace ringd::engine

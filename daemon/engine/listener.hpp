@@ -90,6 +90,9 @@ public:
     [[nodiscard]] const std::string& name() const { return config_.name; }
     [[nodiscard]] const std::shared_ptr<ListenerSockets>& sockets() const { return sockets_; }
     [[nodiscard]] const std::shared_ptr<plugin_host::PluginInstance>& plugin() const { return plugin_; }
+    // Every call into this listener's plugin instance goes through plugin_host::plugin_call_failed() with
+    // this target: it names the listener and plugin and counts failures in `counters`.
+    [[nodiscard]] const plugin_host::PluginCallTarget& call_target() const { return call_target_; }
     [[nodiscard]] bool is_datagram() const { return config_.endpoint.transport == config::Transport::udp; }
     [[nodiscard]] bool has_acl() const { return !config_.allow.empty() || !config_.deny.empty(); }
     // deny wins over allow; an empty allow list allows everyone not denied.
@@ -109,6 +112,7 @@ private:
     config::ListenerConfig config_;
     std::shared_ptr<ListenerSockets> sockets_;
     std::shared_ptr<plugin_host::PluginInstance> plugin_;
+    plugin_host::PluginCallTarget call_target_;
 };
 
 } // namespace ringd::engine

@@ -3,6 +3,7 @@
 
 #include "engine/user_data.hpp"
 #include "engine/worker_invoke.hpp"
+#include "plugin_host/fatal_signals.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -88,6 +89,8 @@ void Worker::run_commands()
 void Worker::start_loop()
 {
     current_worker_index = options_.index;
+    const plugin_host::BindCallRecord bind_record(call_record_);
+    const plugin_host::AltSignalStack signal_stack; // a plugin's stack overflow is still reported
     current_worker = this;
     ring_.enable();
     now_ = Clock::now();
@@ -273,7 +276,8 @@ void Worker::run_due_timers()
         const auto& d = conn.listener->plugin()->d();
         if (d.on_timer == nullptr) continue;
         void* instance = conn.listener->plugin()->instance();
-        invoke(conn, "on_timer", [&] { d.on_timer(instance, reinterpret_cast<ringd_conn*>(&conn), id, target.arg); });
+        invoke(conn, PluginCallback::on_timer,
+               [&] { d.on_timer(instance, reinterpret_cast<ringd_conn*>(&conn), id, target.arg); });
     }
 }
 

@@ -69,6 +69,12 @@ public:
     [[nodiscard]] unsigned index() const { return options_.index; }
     [[nodiscard]] uint32_t live_connections() const { return live_connections_.load(std::memory_order_relaxed); }
     [[nodiscard]] int64_t heartbeat_ns() const { return heartbeat_ns_.load(std::memory_order_relaxed); }
+    // The plugin call this worker's thread is running, if any (read by the StallDetector).
+    [[nodiscard]] const plugin_host::PluginCallRecord& call_record() const { return call_record_; }
+    // Plugin callbacks that blocked this worker for longer than the stall threshold (counted by the
+    // StallDetector, which notices them).
+    [[nodiscard]] uint64_t plugin_stalls() const { return plugin_stalls_.load(std::memory_order_relaxed); }
+    void count_plugin_stall() { plugin_stalls_.fetch_add(1, std::memory_order_relaxed); }
     // Why the loop stopped on its own, if it did: its ring failed, or an exception escaped it. The connections
     // it served are gone with it, so the supervisor stops ringd with a failure exit status (systemd restarts
     // it) instead of running on with a dead worker.
@@ -153,7 +159,7 @@ private:
     [[nodiscard]] ListenerSlot* slot_for(const io_uring_cqe& cqe);
     [[nodiscard]] Connection* live_connection(uint32_t index, uint32_t reuse_tag);
     void report_stale(const io_uring_cqe& cqe, const char* what);
-    template <class F> void invoke(Connection& conn, const char* what, F&& callback);
+    template <class F> void invoke(Connection& conn, plugin_host::PluginCallback what, F&& callback);
 
     // worker_datagram.cpp: datagram listeners
     void arm_recvmsg(ListenerSlot& slot);
@@ -190,6 +196,8 @@ private:
     Clock::time_point shutdown_deadline_{};
     std::atomic<uint32_t> live_connections_{0};
     std::atomic<int64_t> heartbeat_ns_{0};
+    plugin_host::PluginCallRecord call_record_; // bound to the worker thread while run() runs
+    std::atomic<uint64_t> plugin_stalls_{0};
 
     Clock::time_point last_ring_warning_{};
     uint64_t ring_errors_unreported_ = 0;

@@ -89,13 +89,11 @@ void Worker::deliver_datagram(ListenerSlot& slot, const io_uring_cqe& cqe)
             listener.counters.datagrams_refused_acl.fetch_add(1, std::memory_order_relaxed);
         } else if (const auto& d = listener.plugin()->d(); d.on_datagram != nullptr) {
             DatagramContext ctx{this, &slot, peer, socklen_t(out->namelen)};
-            try {
-                d.on_datagram(listener.plugin()->instance(), reinterpret_cast<ringd_datagram*>(&ctx), payload, len,
-                              peer, socklen_t(out->namelen));
-            } catch (...) {
-                listener.counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
-                spdlog::error("[{}] plugin on_datagram threw; datagram dropped", listener.name());
-            }
+            (void)plugin_host::plugin_call_failed(
+                listener.call_target(), plugin_host::PluginCallback::on_datagram, [&] {
+                    d.on_datagram(listener.plugin()->instance(), reinterpret_cast<ringd_datagram*>(&ctx), payload, len,
+                                  peer, socklen_t(out->namelen));
+                });
         }
     } else if (out == nullptr || (out->flags & MSG_TRUNC)) {
         listener.counters.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);

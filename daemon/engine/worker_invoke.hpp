@@ -2,29 +2,21 @@
 #pragma once
 
 #include "engine/worker.hpp"
-
-#include <exception>
-#include <spdlog/spdlog.h>
+#include "plugin_host/plugin_call.hpp"
 
 namespace ringd::engine {
 
-// Calls a plugin callback for `conn`, guarding the C ABI: an exception (from a plugin that lets one escape)
-// aborts this connection only. Afterwards, applies whatever the callback asked for.
-template <class F> void Worker::invoke(Connection& conn, const char* what, F&& callback)
+using plugin_host::PluginCallback;
+
+// Calls a plugin callback for `conn` through the plugin boundary (plugin_host/plugin_call.hpp): a failure
+// (an exception a plugin let escape) is logged and counted there, and aborts this connection only.
+// Afterwards, applies whatever the callback asked for.
+template <class F> void Worker::invoke(Connection& conn, plugin_host::PluginCallback what, F&& callback)
 {
     Connection* const outer = in_callback_; // settle() may deliver held input: callbacks nest one level
     in_callback_ = &conn;
-    try {
-        callback();
-    } catch (const std::exception& e) {
-        spdlog::error("[{}] plugin {} threw: {}", conn.listener->name(), what, e.what());
-        conn.listener->counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
+    if (plugin_host::plugin_call_failed(conn.listener->call_target(), what, callback))
         mark_aborting(conn, RINGD_CLOSE_ERROR);
-    } catch (...) {
-        spdlog::error("[{}] plugin {} threw a non-standard exception", conn.listener->name(), what);
-        conn.listener->counters.plugin_failures.fetch_add(1, std::memory_order_relaxed);
-        mark_aborting(conn, RINGD_CLOSE_ERROR);
-    }
     in_callback_ = outer;
     settle(conn);
 }

@@ -106,7 +106,8 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     if (d.on_open != nullptr) {
         void* instance = listener.plugin()->instance();
         bool refused = false;
-        invoke(conn, "on_open", [&] { refused = d.on_open(instance, reinterpret_cast<ringd_conn*>(&conn)) != 0; });
+        invoke(conn, PluginCallback::on_open,
+               [&] { refused = d.on_open(instance, reinterpret_cast<ringd_conn*>(&conn)) != 0; });
         if (refused && !conn.torn_down()) teardown(conn, RINGD_CLOSE_LOCAL, true);
         if (conn.torn_down()) return;
     }
@@ -226,7 +227,8 @@ void Worker::deliver_peer_fin(Connection& conn)
     const auto& d = conn.listener->plugin()->d();
     if (d.on_peer_shutdown != nullptr) {
         void* instance = conn.listener->plugin()->instance();
-        invoke(conn, "on_peer_shutdown", [&] { d.on_peer_shutdown(instance, reinterpret_cast<ringd_conn*>(&conn)); });
+        invoke(conn, PluginCallback::on_peer_shutdown,
+               [&] { d.on_peer_shutdown(instance, reinterpret_cast<ringd_conn*>(&conn)); });
     } else {
         request_close(conn, RINGD_CLOSE_PEER);
     }
@@ -237,7 +239,8 @@ void Worker::deliver_data(Connection& conn, const uint8_t* data, size_t len)
     const auto& d = conn.listener->plugin()->d();
     if (d.on_data == nullptr) return;
     void* instance = conn.listener->plugin()->instance();
-    invoke(conn, "on_data", [&] { d.on_data(instance, reinterpret_cast<ringd_conn*>(&conn), data, len); });
+    invoke(conn, PluginCallback::on_data,
+           [&] { d.on_data(instance, reinterpret_cast<ringd_conn*>(&conn), data, len); });
 }
 
 // Passes on what was held while the plugin paused reading, if it reads again: the input first, then a FIN
@@ -399,11 +402,9 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     const auto& d = conn.listener->plugin()->d();
     if (d.on_close != nullptr) {
         void* instance = conn.listener->plugin()->instance();
-        try {
+        (void)plugin_host::plugin_call_failed(conn.listener->call_target(), PluginCallback::on_close, [&] {
             d.on_close(instance, reinterpret_cast<ringd_conn*>(&conn), reason);
-        } catch (...) {
-            spdlog::error("[{}] plugin on_close threw", conn.listener->name());
-        }
+        });
     }
     if (abort) {
         // SO_LINGER with a zero timeout turns close() into a reset: queued bytes are dropped, not delivered.
@@ -581,7 +582,7 @@ void Worker::deliver_spawn_result(uint32_t conn_index, uint32_t conn_reuse_tag, 
     if (conn == nullptr || conn->torn_down()) return;
     --conn->running_children;
     touch(*conn);
-    invoke(*conn, "spawn completion", [&] { done(ctx, reinterpret_cast<ringd_conn*>(conn), &result); });
+    invoke(*conn, PluginCallback::spawn_done, [&] { done(ctx, reinterpret_cast<ringd_conn*>(conn), &result); });
 }
 
 } // namespace ringd::engine

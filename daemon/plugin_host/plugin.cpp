@@ -2,7 +2,6 @@
 #include "plugin_host/plugin.hpp"
 
 #include <dlfcn.h>
-#include <spdlog/spdlog.h>
 
 namespace ringd::plugin_host {
 
@@ -67,18 +66,16 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
 }
 
 PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle)
-    : library_(std::move(library)), handle_(std::move(handle))
+    : library_(std::move(library)),
+      handle_(std::move(handle)), call_target_{handle_->name.c_str(), library_->descriptor().name,
+                                               library_->path().c_str()}
 {
 }
 
 PluginInstance::~PluginInstance()
 {
     if (instance_ == nullptr) return;
-    try {
-        d().destroy(instance_);
-    } catch (...) {
-        spdlog::error("[{}] plugin {} threw from destroy()", handle_->name, d().name);
-    }
+    (void)plugin_call_failed(call_target_, PluginCallback::destroy, [&] { d().destroy(instance_); });
 }
 
 std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library, const InstanceSpec& spec)
@@ -103,9 +100,8 @@ std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
     ringd_error error{};
     void* instance = nullptr;
     int rc = -1;
-    try {
-        rc = d.create(&args, &instance, &error);
-    } catch (...) {
+    if (plugin_call_failed(result->call_target(), PluginCallback::create,
+                           [&] { rc = d.create(&args, &instance, &error); })) {
         throw PluginConfigError("", "plugin " + std::string(d.name) + " threw from create()");
     }
     if (rc != 0) {

@@ -6,6 +6,8 @@
 // that replaces the instance lets old connections finish on the old one.
 #pragma once
 
+#include "plugin_host/plugin_call.hpp"
+
 #include <filesystem>
 #include <memory>
 #include <ringd/plugin.h>
@@ -83,11 +85,15 @@ public:
     [[nodiscard]] void* instance() const { return instance_; }
     [[nodiscard]] const PluginLibrary& library() const { return *library_; }
     [[nodiscard]] const std::string& listener_name() const { return handle_->name; }
+    // Whom calls into this instance go to, for plugin_call_failed(); counts nothing (a Listener adds its
+    // counters to a copy).
+    [[nodiscard]] const PluginCallTarget& call_target() const { return call_target_; }
 
 private:
     PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle);
     std::shared_ptr<PluginLibrary> library_;
     std::unique_ptr<ringd_listener> handle_;
+    PluginCallTarget call_target_;
     void* instance_ = nullptr;
 };
 
