@@ -89,8 +89,6 @@ void Worker::run_commands()
 void Worker::start_loop()
 {
     current_worker_index = options_.index;
-    const plugin_host::BindCallRecord bind_record(call_record_);
-    const plugin_host::AltSignalStack signal_stack; // a plugin's stack overflow is still reported
     current_worker = this;
     ring_.enable();
     now_ = Clock::now();
@@ -100,6 +98,8 @@ void Worker::start_loop()
 
 void Worker::run()
 {
+    const plugin_host::BindCallRecord bind_record(call_record_);
+    const plugin_host::AltSignalStack signal_stack; // a plugin's stack overflow is still reported
     try {
         start_loop();
         while (!finished()) {

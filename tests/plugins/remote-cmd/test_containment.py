@@ -84,7 +84,9 @@ class Containment(unittest.TestCase):
 
     def test_descendant_holding_the_output_pipe_does_not_delay_the_reply(self):
         # Before, the reply waited a second for the escaped writer (then gave up on the pipe, leaving it running).
-        header, out, took = self.run_cmd("setsid sh -c 'echo $$; exec sleep 30' & " + WAIT_SETSID)
+        # Waits until the escapee has printed its pid and become `sleep` (same pid, after the echo).
+        wait_exec = 'until [ "$(cat /proc/$!/comm 2>/dev/null)" = sleep ]; do sleep 0.01; done'
+        header, out, took = self.run_cmd("setsid sh -c 'echo $$; exec sleep 30' & " + wait_exec)
         self.assertEqual(header["exit_code"], 0, header)
         self.assertLess(took, 0.9)
         self.check_escapee_killed(header, out)
