@@ -27,21 +27,21 @@ deps:
 	  { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; }; \
 	fi
 
-# $(call werror,DIR): an already configured DIR is re-configured only when its RINGD_WERROR differs from $(WERROR).
-werror = @grep -qx 'RINGD_WERROR:BOOL=$(WERROR)' $(1)/CMakeCache.txt || cmake -S . -B $(1) -DRINGD_WERROR=$(WERROR)
+# $(call werror,DIR,ON|OFF): an already configured DIR is re-configured only when its RINGD_WERROR differs.
+werror = @grep -qx 'RINGD_WERROR:BOOL=$(2)' $(1)/CMakeCache.txt || cmake -S . -B $(1) -DRINGD_WERROR=$(2)
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DRINGD_WERROR=$(WERROR)
 
 build: deps $(BUILD)/CMakeCache.txt
-	$(call werror,$(BUILD))
+	$(call werror,$(BUILD),$(WERROR))
 	cmake --build $(BUILD) -j $(JOBS)
 
 $(ASAN_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRINGD_SANITIZE=ON -DRINGD_WERROR=$(WERROR)
 
 asan: deps $(ASAN_BUILD)/CMakeCache.txt
-	$(call werror,$(ASAN_BUILD))
+	$(call werror,$(ASAN_BUILD),$(WERROR))
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 $(RELEASE_BUILD)/CMakeCache.txt: | deps
@@ -55,7 +55,9 @@ $(CLANG_BUILD)/CMakeCache.txt: | deps
 # warnings of its own, such as GCC 12's -Wrestrict). Built, not tested: the test suite runs on $(BUILD) and
 # $(ASAN_BUILD).
 release-builds: deps $(RELEASE_BUILD)/CMakeCache.txt $(CLANG_BUILD)/CMakeCache.txt
+	$(call werror,$(RELEASE_BUILD),ON)
 	cmake --build $(RELEASE_BUILD) -j $(JOBS)
+	$(call werror,$(CLANG_BUILD),ON)
 	cmake --build $(CLANG_BUILD) -j $(JOBS)
 
 # Foreground, shipped config, plugins from the build tree. Ctrl-C stops it.
