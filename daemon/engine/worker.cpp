@@ -20,8 +20,6 @@ thread_local uint32_t current_worker_index = 0;
 
 // Longest sleep without a reason to wake: bounds how stale the watchdog heartbeat can get.
 constexpr auto max_wait = std::chrono::milliseconds(1000);
-// After EMFILE/ENFILE on accept, wait this long before accepting again instead of spinning.
-constexpr auto accept_backoff = std::chrono::milliseconds(100);
 
 constexpr uint16_t stream_group = 0;
 
@@ -236,7 +234,9 @@ std::optional<std::chrono::nanoseconds> Worker::wait_budget()
 void Worker::run_due_timers()
 {
     while (auto due = timers_.pop_due(now_)) {
-        const auto [id, target] = *due;
+        // Plain variables, not a structured binding: clang 14 (Debian 12) cannot capture one in the lambda below.
+        const int64_t id = due->first;
+        const TimerTarget target = due->second;
         if (target.conn_index >= connections_.size() || !connections_[target.conn_index]) continue;
         Connection& conn = *connections_[target.conn_index];
         if (conn.generation != target.conn_generation || conn.torn_down) continue;
