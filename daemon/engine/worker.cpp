@@ -268,7 +268,9 @@ std::optional<std::chrono::nanoseconds> Worker::wait_budget()
 void Worker::run_due_timers()
 {
     while (auto due = timers_.pop_due(now_)) {
-        const auto [id, target] = *due;
+        // Plain variables, not a structured binding: clang 14 (Debian 12) cannot capture one in the lambda below.
+        const int64_t id = due->first;
+        const TimerTarget target = due->second;
         Connection* live = live_connection(target.conn_index, target.conn_reuse_tag);
         if (live == nullptr || live->torn_down()) continue;
         Connection& conn = *live;

@@ -58,7 +58,12 @@ bool ServiceNotifier::send(const std::string& message)
 void ServiceNotifier::ready(std::string_view status)
 {
     std::string msg = "READY=1";
-    if (!status.empty()) msg += "\n" + notify_assignment("STATUS", status);
+    // Appended piecewise: GCC 12 at -O3 reports a false -Wrestrict overlap for `"\n" + std::string&&`
+    // (operator+ inserting at the front of the temporary), which -Werror builds would reject.
+    if (!status.empty()) {
+        msg.push_back('\n');
+        msg.append(notify_assignment("STATUS", status));
+    }
     send(msg);
 }
 

@@ -5,7 +5,12 @@ and /usr/lib/systemd/system/ringd.service are the files under test; everything e
 fresh tmpfs (--volatile=yes: nothing it writes reaches the host, in particular not the host's /tmp, which
 systemd-tmpfiles would clean). It has its own network namespace with only loopback.
 
-    with Container(destdir) as c:
+What the container boots is the caller's choice (`boot_unit`, passed as systemd.unit=). The default,
+multi-user.target, starts whatever services the host has installed (the empty /etc makes systemd enable every
+unit by preset at first boot), so a test that must not depend on the host boots a target of its own instead,
+staged under the overlaid /usr (see test_systemd.py).
+
+    with Container(destdir, log_path, boot_unit="my-test.target") as c:
         c.systemctl("start", "ringd")
         with c.netns():
             s = socket.create_connection(("127.0.0.1", 8080))   # a socket inside the container's network
@@ -31,9 +36,10 @@ class NspawnUnavailable(Exception):
 
 
 class Container:
-    def __init__(self, destdir, log_path, name=None, boot_timeout=90.0):
+    def __init__(self, destdir, log_path, name=None, boot_timeout=90.0, boot_unit="multi-user.target"):
         self.destdir = os.path.abspath(destdir)
         self.log_path = log_path
+        self.boot_unit = boot_unit
         # Unique per run: nspawn keeps per-machine state under /run/systemd/nspawn/ on the host.
         self.name = name or f"ringd-test-{os.getpid()}"
         self.boot_timeout = boot_timeout
@@ -68,7 +74,7 @@ class Container:
             "--console=read-only",
             # Kernel-command-line options for the container's systemd: an empty /etc would otherwise start
             # the interactive first-boot wizard and block the boot on a key press.
-            "--", "systemd.firstboot=off", "systemd.unit=multi-user.target",
+            "--", "systemd.firstboot=off", f"systemd.unit={self.boot_unit}",
         ]
         # The host's own service-manager variables must not leak into nspawn (it would notify the host).
         env = {k: v for k, v in os.environ.items()

@@ -36,6 +36,18 @@ PROBE_PORT = 9900   # a listener of the test's own, there from the start
 ADDED_PORT = 9901   # added by a reload
 TAKEN_PORT = 9903   # held by another process: a reload that passes the check but cannot bind
 TEST_PRESET = "00-ringd-test.preset"
+BOOT_TARGET = "ringd-test.target"
+# What the container boots instead of multi-user.target: the host's installed services (haproxy, postgresql,
+# rsyslog, ...; systemd-networkd-wait-online held such a boot in `starting` past 90 s) must not decide whether
+# this test passes. sysinit.target is what every service with default dependencies requires anyway (ringd's
+# Requires=sysinit.target), and it brings the journal; systemctl and systemd-run reach PID 1 over its private
+# socket, so neither D-Bus nor logind is needed. Isolatable, so it can also be returned to by hand.
+BOOT_TARGET_UNIT = f"""[Unit]
+Description=ringd systemd e2e test: sysinit and the journal, nothing the host has installed
+Requires=sysinit.target systemd-journald.socket
+After=sysinit.target systemd-journald.socket
+AllowIsolate=yes
+"""
 UNIX_SOCKET = "/run/ringd/echo.sock"
 REMOTE_COMMANDS = [["ls", "/"], ["pwd"], ["date"], ["uptime"], ["whoami"], ["echo", "hello", "ringd"],
                    ["uname", "-a"], ["df", "/"]]
@@ -154,8 +166,31 @@ def shipped_listeners():
     return found
 
 
+def packaged_by(packages):
+    """Unit files the given Debian packages ship (the container's /usr is the host's)."""
+    r = subprocess.run(["dpkg-query", "-L", *packages], capture_output=True, text=True)
+    return {os.path.realpath(p) for p in r.stdout.splitlines() if "/systemd/system/" in p}
+
+
 class RingdUnderSystemd(unittest.TestCase):
     maxDiff = None
+
+    def test_00_boot_is_the_tests_own_target(self):
+        # Only systemd's own units may run before the tests start ringd: nothing the host has installed
+        # (a web server, a database, a syslog daemon), and not multi-user.target, which would pull them in.
+        self.assertEqual(C.show(BOOT_TARGET, "ActiveState")["ActiveState"], "active")
+        for target in ("multi-user.target", "network-online.target", "basic.target"):
+            self.assertEqual(C.show(target, "ActiveState")["ActiveState"], "inactive", target)
+        ours = packaged_by(["systemd", "udev", "dbus"])
+        running = C.systemctl("list-units", "--no-legend", "--plain", "--state=active,activating,reloading",
+                              "--type=service,socket,timer,path").stdout.split("\n")
+        foreign = []
+        for unit in (line.split()[0] for line in running if line.strip()):
+            fragment = C.show(unit, "FragmentPath")["FragmentPath"]
+            if fragment and os.path.realpath(fragment) not in ours:
+                foreign.append(f"{unit} ({fragment})")
+        print(f"  {len(running)} units active after boot, none from other packages: {not foreign}", flush=True)
+        self.assertEqual(foreign, [], "units of other packages started in the test's container")
 
     def test_01_start(self):
         # What the package does not do in a volatile container: /etc/ringd is copied from the staged package
@@ -485,10 +520,14 @@ def stage_package(destdir):
     # The container's empty /etc makes systemd apply presets at its first boot, and the default preset
     # enables everything: keep ringd's units disabled until a test starts them (as after a plain unpack).
     # test_10 masks this file again, for deb-systemd-helper (which enables through `systemctl preset`).
+    # `disable *` too: Debian's default preset is `enable *`, which would pull the host's units into
+    # sysinit.target and sockets.target (wherever their [Install] says) even in the test's own boot target.
     preset_dir = os.path.join(destdir, "usr/lib/systemd/system-preset")
     os.makedirs(preset_dir, exist_ok=True)
     with open(os.path.join(preset_dir, TEST_PRESET), "w") as f:
-        f.write("disable ringd.service\ndisable ringd.socket\n")
+        f.write("disable ringd.service\ndisable ringd.socket\ndisable *\n")
+    with open(os.path.join(destdir, "usr/lib/systemd/system", BOOT_TARGET), "w") as f:
+        f.write(BOOT_TARGET_UNIT)
     # Build machines and CI images often ship a /usr/sbin/policy-rc.d that forbids starting services (exit
     # 101), which deb-systemd-invoke obeys; the container should behave like an ordinary installed system.
     policy = os.path.join(destdir, "usr/sbin/policy-rc.d")
@@ -514,7 +553,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="ringd-systemd-") as tmp:
         destdir = os.path.join(tmp, "root")
         stage_package(destdir)
-        container = Container(destdir, os.path.join(tmp, "console.log"))
+        container = Container(destdir, os.path.join(tmp, "console.log"), boot_unit=BOOT_TARGET)
         try:
             try:
                 container.start()
