@@ -67,8 +67,8 @@ std::string format_json(const Result& r)
     if (c.cpu_per_req) j["server_cpu_us_per_req"] = std::round(*c.cpu_per_req * 100) / 100;
     j["requests"] = r.requests;
     j["elapsed_s"] = std::round(r.elapsed_s * 1000) / 1000;
-    for (const auto& [key, value] : r.extras)
-        std::visit([&](const auto& x) { j[key] = x; }, value);
+    for (const auto& extra : r.extras) // no structured binding: clang 14 cannot capture one in a lambda
+        std::visit([&](const auto& x) { j[extra.first] = x; }, extra.second);
     return j.dump();
 }
 

@@ -228,7 +228,7 @@ std::shared_ptr<ChildLauncher::Launch> launch_child(const ChildLauncher::Job& jo
 {
     auto launch = std::make_shared<ChildLauncher::Launch>();
     launch->slot = job.slot;
-    launch->generation = job.generation;
+    launch->reuse_tag = job.reuse_tag;
     int out_pipe[2];
     int err_pipe[2];
     if (::pipe2(out_pipe, O_CLOEXEC) != 0) {

@@ -31,7 +31,7 @@ public:
     // Everything needed to start one command, owned (the plugin's request is only valid during spawn()).
     struct Job {
         uint32_t slot = 0;
-        uint32_t generation = 0;
+        uint32_t reuse_tag = 0;
         std::string program; // resolved path
         std::vector<std::string> argv;
         std::vector<std::string> envp;
@@ -49,7 +49,7 @@ public:
         ~Launch(); // kills and reaps the group if nobody took `pid`
 
         uint32_t slot = 0;
-        uint32_t generation = 0;
+        uint32_t reuse_tag = 0;
         int error = 0;
         ringd_spawn_step step = RINGD_SPAWN_STEP_EXEC;
         pid_t pid = -1; // the adopter sets it to -1 once it owns the process

@@ -44,14 +44,14 @@ std::string resolve_program(const char* name, const char* const* envp)
 
 struct ChildProcesses::Child {
     uint32_t index = 0;
-    uint32_t generation = 0;
+    uint32_t reuse_tag = 0;
     bool in_use = false;
     pid_t pid = -1;
     UniqueFd pidfd;
     UniqueFd out_fd;
     UniqueFd err_fd;
     uint32_t conn_index = 0;
-    uint32_t conn_generation = 0;
+    uint32_t conn_reuse_tag = 0;
     ringd_spawn_done_fn done = nullptr;
     void* ctx = nullptr;
     bool orphaned = false;
@@ -81,7 +81,7 @@ ChildProcesses::~ChildProcesses()
     kill_all();
 }
 
-int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const ringd_spawn_request& request,
+int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_reuse_tag, const ringd_spawn_request& request,
                           ringd_spawn_done_fn done, void* ctx, Clock::time_point now)
 {
     if (request.argv == nullptr || request.argv[0] == nullptr) return -EINVAL;
@@ -110,13 +110,13 @@ int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const r
         children_.push_back(std::make_unique<Child>());
     }
     Child& c = *children_[index];
-    const uint32_t generation = c.generation + 1;
+    const uint32_t reuse_tag = c.reuse_tag + 1;
     c = Child{};
     c.index = index;
-    c.generation = generation;
+    c.reuse_tag = reuse_tag;
     c.in_use = true;
     c.conn_index = conn_index;
-    c.conn_generation = conn_generation;
+    c.conn_reuse_tag = conn_reuse_tag;
     c.done = done;
     c.ctx = ctx;
     c.max_output = request.max_output;
@@ -125,7 +125,7 @@ int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const r
     ++running_;
 
     job.slot = index;
-    job.generation = generation;
+    job.reuse_tag = reuse_tag;
     if (!launcher_) {
         // Before the first command: what commands leave behind must come to ringd, not to init (leftovers.hpp).
         if (!become_subreaper()) spdlog::warn("cannot make ringd a child subreaper: {}", std::strerror(errno));
@@ -141,7 +141,7 @@ int ChildProcesses::spawn(uint32_t conn_index, uint32_t conn_generation, const r
 void ChildProcesses::on_launched(ChildLauncher::Launch& launch, Clock::time_point now)
 {
     Child& c = *children_[launch.slot];
-    if (!c.in_use || c.generation != launch.generation) return; // cannot happen: the slot waits for its launch
+    if (!c.in_use || c.reuse_tag != launch.reuse_tag) return; // cannot happen: the slot waits for its launch
     if (launch.error != 0) {
         if (!c.orphaned && c.done != nullptr) {
             ringd_spawn_result r{};
@@ -150,7 +150,7 @@ void ChildProcesses::on_launched(ChildLauncher::Launch& launch, Clock::time_poin
             r.spawn_step = launch.step;
             r.exit_code = -1;
             r.duration_us = uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count());
-            worker_.deliver_spawn_result(c.conn_index, c.conn_generation, c.done, c.ctx, r);
+            worker_.deliver_spawn_result(c.conn_index, c.conn_reuse_tag, c.done, c.ctx, r);
         }
         release(c.index);
         return;
@@ -164,7 +164,7 @@ void ChildProcesses::on_launched(ChildLauncher::Launch& launch, Clock::time_poin
 
     io_uring_sqe* sqe = worker_.ring().sqe();
     io_uring_prep_poll_add(sqe, c.pidfd.get(), POLLIN);
-    io_uring_sqe_set_data64(sqe, make_user_data(Op::child_pidfd, c.index, c.generation));
+    io_uring_sqe_set_data64(sqe, make_user_data(Op::child_pidfd, c.index, c.reuse_tag));
     ++c.pending_ops;
     arm_read(c, false);
     arm_read(c, true);
@@ -175,9 +175,14 @@ void ChildProcesses::arm_read(Child& c, bool is_stderr)
     io_uring_sqe* sqe = worker_.ring().sqe();
     io_uring_prep_read(sqe, is_stderr ? c.err_fd.get() : c.out_fd.get(), is_stderr ? c.err_buf.get() : c.out_buf.get(),
                        read_chunk, 0);
-    io_uring_sqe_set_data64(sqe,
-                            make_user_data(is_stderr ? Op::child_stderr : Op::child_stdout, c.index, c.generation));
+    io_uring_sqe_set_data64(sqe, make_user_data(is_stderr ? Op::child_stderr : Op::child_stdout, c.index, c.reuse_tag));
     ++c.pending_ops;
+}
+
+bool ChildProcesses::owns(uint32_t index, uint32_t reuse_tag) const
+{
+    return index < children_.size() && children_[index] && children_[index]->pending_ops > 0 &&
+           user_data_matches(make_user_data(Op::child_pidfd, index, reuse_tag), children_[index]->reuse_tag);
 }
 
 void ChildProcesses::on_pidfd(uint32_t index, int /*res*/, Clock::time_point now)
@@ -252,7 +257,7 @@ void ChildProcesses::maybe_finish(Child& c, Clock::time_point now)
         r.stdout_len = c.out.size();
         r.stderr_data = reinterpret_cast<const uint8_t*>(c.err.data());
         r.stderr_len = c.err.size();
-        worker_.deliver_spawn_result(c.conn_index, c.conn_generation, c.done, c.ctx, r);
+        worker_.deliver_spawn_result(c.conn_index, c.conn_reuse_tag, c.done, c.ctx, r);
     }
     release(index);
 }
@@ -270,11 +275,11 @@ void ChildProcesses::release(uint32_t index)
     --running_;
 }
 
-void ChildProcesses::forget_connection(uint32_t conn_index, uint32_t conn_generation)
+void ChildProcesses::forget_connection(uint32_t conn_index, uint32_t conn_reuse_tag)
 {
     for (auto& child : children_) {
         Child& c = *child;
-        if (!c.in_use || c.orphaned || c.conn_index != conn_index || c.conn_generation != conn_generation) continue;
+        if (!c.in_use || c.orphaned || c.conn_index != conn_index || c.conn_reuse_tag != conn_reuse_tag) continue;
         c.orphaned = true;
         // Not once the leader is reaped: its group id may then belong to someone else. (pid <= 0: still being
         // launched, on_launched kills it.)
@@ -336,7 +341,7 @@ void ChildProcesses::give_up_on_pipes(Child& c)
         if (is_stderr ? c.err_eof : c.out_eof) continue;
         io_uring_sqe* sqe = worker_.ring().sqe();
         io_uring_prep_cancel64(
-            sqe, make_user_data(is_stderr ? Op::child_stderr : Op::child_stdout, c.index, c.generation), 0);
+            sqe, make_user_data(is_stderr ? Op::child_stderr : Op::child_stdout, c.index, c.reuse_tag), 0);
         io_uring_sqe_set_data64(sqe, make_user_data(Op::ignore, 0));
     }
 }

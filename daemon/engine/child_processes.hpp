@@ -38,14 +38,16 @@ public:
     ChildProcesses& operator=(const ChildProcesses&) = delete;
 
     // Returns 0 or a negative errno.
-    int spawn(uint32_t conn_index, uint32_t conn_generation, const ringd_spawn_request& request,
+    int spawn(uint32_t conn_index, uint32_t conn_reuse_tag, const ringd_spawn_request& request,
               ringd_spawn_done_fn done, void* ctx, Clock::time_point now);
     // A launch from the ChildLauncher, on the worker thread (through Worker::post).
     void on_launched(ChildLauncher::Launch& launch, Clock::time_point now);
+    // Whether a completion with this slot index and reuse tag belongs to a child this worker still tracks.
+    [[nodiscard]] bool owns(uint32_t index, uint32_t reuse_tag) const;
     void on_pidfd(uint32_t index, int res, Clock::time_point now);
     void on_output(uint32_t index, bool is_stderr, int res, Clock::time_point now);
     // Kills the groups of every child spawned for this connection; their results are discarded.
-    void forget_connection(uint32_t conn_index, uint32_t conn_generation);
+    void forget_connection(uint32_t conn_index, uint32_t conn_reuse_tag);
     // Sends signals whose time has come; returns the next deadline, if any.
     std::optional<Clock::time_point> run_deadlines(Clock::time_point now);
     void kill_all();

@@ -35,6 +35,7 @@ bool DatagramSender::send(Ring& ring, int fd, const void* data, std::size_t len,
     }
     free_.pop_back();
     s.counters = std::move(counters);
+    s.in_flight = true;
     ++in_flight_;
     bytes_ += len;
     return true;
@@ -45,6 +46,7 @@ void DatagramSender::on_complete(uint32_t index, int res)
     Slot& s = *slots_[index];
     if (res < 0 && s.counters) s.counters->datagram_send_failures.fetch_add(1, std::memory_order_relaxed);
     s.counters.reset(); // the listener may be gone from the config by now
+    s.in_flight = false;
     bytes_ -= s.payload.size();
     --in_flight_;
     recycle(index);

@@ -30,6 +30,8 @@ public:
     [[nodiscard]] bool send(Ring& ring, int fd, const void* data, std::size_t len, const sockaddr* to, socklen_t to_len,
                             std::shared_ptr<ListenerCounters> counters);
     // The completion of the send in slot `index`; `res` is its cqe.res (bytes sent, or a negative errno).
+    // Whether `index` names a send slot with a send in flight (a completion for anything else is a bug).
+    [[nodiscard]] bool owns(uint32_t index) const { return index < slots_.size() && slots_[index]->in_flight; }
     void on_complete(uint32_t index, int res);
     [[nodiscard]] unsigned in_flight() const { return in_flight_; }
     [[nodiscard]] std::size_t bytes_in_flight() const { return bytes_; }
@@ -39,6 +41,7 @@ private:
         sockaddr_storage to{};
         std::vector<std::byte> payload;
         std::shared_ptr<ListenerCounters> counters;
+        bool in_flight = false;
     };
     void recycle(uint32_t index);
 

@@ -14,7 +14,7 @@ Engine::Engine(const EngineOptions& options)
         WorkerOptions wo;
         wo.index = i;
         wo.worker_count = options.workers;
-        wo.close_timeout = options.close_timeout;
+        wo.shutdown_timeout = options.shutdown_timeout;
         workers_.push_back(std::make_unique<Worker>(wo));
     }
 }
@@ -80,10 +80,10 @@ void Engine::begin_shutdown(std::chrono::milliseconds timeout)
         worker->post([deadline](Worker& w) { w.begin_shutdown(deadline); });
 }
 
-void Engine::set_close_timeout(std::chrono::milliseconds timeout)
+void Engine::set_shutdown_timeout(std::chrono::milliseconds timeout)
 {
     for (auto& worker : workers_)
-        worker->post([timeout](Worker& w) { w.set_close_timeout(timeout); });
+        worker->post([timeout](Worker& w) { w.set_shutdown_timeout(timeout); });
 }
 
 void Engine::join()

@@ -18,7 +18,7 @@ namespace ringd::engine {
 
 struct EngineOptions {
     unsigned workers = 1;
-    std::chrono::milliseconds close_timeout{5000};
+    std::chrono::milliseconds shutdown_timeout{5000};
 };
 
 class Engine {
@@ -39,7 +39,7 @@ public:
     void replace_listener(const std::shared_ptr<Listener>& old, const std::shared_ptr<Listener>& successor);
     void begin_shutdown(std::chrono::milliseconds timeout);
     // A reload's new shutdown_timeout: how long a connection closed from now on may take to flush and FIN.
-    void set_close_timeout(std::chrono::milliseconds timeout);
+    void set_shutdown_timeout(std::chrono::milliseconds timeout);
     void join();
     // Waits until every worker has run every command posted before this call (false on timeout). Lets the
     // supervisor say READY=1 after a reload only once the new configuration is in effect everywhere.

@@ -103,7 +103,7 @@ void Worker::run()
     try {
         start_loop();
         while (!finished()) {
-            const int err = ring_.submit_and_wait(wait_budget());
+            const int err = ring_.submit_and_wait(until_next_deadline());
             if (err != 0 && !survive_ring_error(err)) break;
             turn();
         }
@@ -128,6 +128,8 @@ void Worker::turn()
     run_due_timers();
     check_idle_and_deadlines();
     settle_touched();
+    // Child deadlines are run here, by the loop, not by the wait: what it keeps is only when to look again.
+    child_deadline_ = children_.run_deadlines(now_);
     release_torn_down();
 }
 
@@ -184,6 +186,7 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         if (ListenerSlot* slot = slot_for(cqe)) on_recvmsg(*slot, cqe);
         return;
     case Op::datagram_send:
+        if (!datagram_sender_.owns(index)) return report_stale(cqe, "datagram send");
         datagram_sender_.on_complete(index, cqe.res);
         return;
     case Op::close:
@@ -195,10 +198,12 @@ void Worker::dispatch(const io_uring_cqe& cqe)
     case Op::send:
         break;
     case Op::child_pidfd:
+        if (!children_.owns(index, user_data_reuse_tag(ud))) return report_stale(cqe, "child process");
         children_.on_pidfd(index, cqe.res, now_);
         return;
     case Op::child_stdout:
     case Op::child_stderr:
+        if (!children_.owns(index, user_data_reuse_tag(ud))) return report_stale(cqe, "child process");
         children_.on_output(index, user_data_op(ud) == Op::child_stderr, cqe.res, now_);
         return;
     }
@@ -245,14 +250,14 @@ void Worker::report_stale(const io_uring_cqe& cqe, const char* what)
                   options_.index, what, user_data_index(cqe.user_data), int(user_data_op(cqe.user_data)), cqe.res);
 }
 
-std::optional<std::chrono::nanoseconds> Worker::wait_budget()
+std::optional<std::chrono::nanoseconds> Worker::until_next_deadline()
 {
     Clock::time_point wake = now_ + max_wait;
     auto earlier = [&wake](Clock::time_point t) {
         if (t < wake) wake = t;
     };
     if (auto t = timers_.next_deadline()) earlier(*t);
-    if (auto t = children_.run_deadlines(now_)) earlier(*t);
+    if (child_deadline_) earlier(*child_deadline_);
     for (auto& slot : slots_) {
         if (!slot) continue;
         const auto idle = slot->listener->config().limits.idle_timeout;

@@ -27,8 +27,8 @@ namespace ringd::engine {
 struct WorkerOptions {
     unsigned index = 0;
     unsigned worker_count = 1;
-    std::chrono::milliseconds close_timeout{5000}; // how long a closing connection may take to flush and FIN
-    unsigned stream_buffers = 2048;                // provided buffers for stream recv (power of two)
+    std::chrono::milliseconds shutdown_timeout{5000}; // how long a closing connection may take to flush and FIN
+    unsigned stream_buffers = 2048;                   // provided buffers for stream recv (power of two)
     unsigned stream_buffer_size = 4096;
     unsigned datagram_buffers = 256; // provided buffers for recvmsg (power of two)
 };
@@ -63,7 +63,7 @@ public:
     // armed accept; connections already open stay with `old`.
     void replace_listener(const Listener* old, const std::shared_ptr<Listener>& successor);
     void begin_shutdown(Clock::time_point deadline);
-    void set_close_timeout(std::chrono::milliseconds timeout) { options_.close_timeout = timeout; }
+    void set_shutdown_timeout(std::chrono::milliseconds timeout) { options_.shutdown_timeout = timeout; }
 
     // -- observation (any thread) --
     [[nodiscard]] unsigned index() const { return options_.index; }
@@ -120,7 +120,9 @@ private:
     void dispatch(const io_uring_cqe& cqe);
     void run_due_timers();
     void check_idle_and_deadlines();
-    [[nodiscard]] std::optional<std::chrono::nanoseconds> wait_budget();
+    // How long the loop may sleep: until the earliest timer, idle, close, drain or child deadline (at most
+    // max_wait). Changes nothing but the timer heap's lazily dropped cancelled entries.
+    [[nodiscard]] std::optional<std::chrono::nanoseconds> until_next_deadline();
     [[nodiscard]] bool finished() const;
     ListenerSlot* slot_serving(const Listener* listener);
     void free_slot_if_done(ListenerSlot& slot);
@@ -191,7 +193,8 @@ private:
     std::vector<std::function<void(Worker&)>> commands_;
 
     Clock::time_point now_{};
-    uint32_t next_reuse_tag_ = 1; // for connections and listener slots alike
+    std::optional<Clock::time_point> child_deadline_; // the earliest child-process deadline, as of the last turn
+    uint32_t next_reuse_tag_ = 1;                     // for connections and listener slots alike
     bool shutting_down_ = false;
     Clock::time_point shutdown_deadline_{};
     std::atomic<uint32_t> live_connections_{0};

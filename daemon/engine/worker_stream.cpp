@@ -8,7 +8,7 @@
 //      can destroy replies still in flight to the peer)
 //   -> torn_down (on_close called, close SQE issued) -> released once every owed completion has arrived.
 // An abort (plugin's RINGD_CLOSE_ABORT, or a callback that threw) skips to torn_down with a reset. Anything
-// that takes longer than close_timeout from the close request is reset.
+// that takes longer than shutdown_timeout from the close request is reset.
 //
 // Input order: every byte the peer sent before its FIN reaches on_data before the plugin hears of the FIN
 // (on_peer_shutdown, or the host's default close). Input that arrives while the plugin has paused reading is
@@ -362,7 +362,7 @@ void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
     if (conn.closing()) return;
     conn.phase = Phase::closing;
     conn.close_reason = reason;
-    conn.close_deadline = now_ + options_.close_timeout;
+    conn.close_deadline = now_ + options_.shutdown_timeout;
     if (conn.write == WriteSide::open) conn.write = WriteSide::fin_queued;
     std::string().swap(conn.held_input); // the plugin closed: what it had not taken is not wanted
     if (conn.list != nullptr) conn.list->remove(&conn);

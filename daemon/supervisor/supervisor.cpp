@@ -117,9 +117,8 @@ int Supervisor::run()
     }
 
     // The signalfd is watched with a multishot poll and drained with plain non-blocking reads. io_uring hands a
-    // READ on a signalfd to an io-wq worker thread that blocks in it, and this loop used to arm a fresh one on
-    // every wake-up, including every SIGCHLD of a command run by remote-cmd: one parked kernel thread per
-    // command (2,588 after 9 s of remote-cmd load, and throughput fell from 1,320 to 513 per second).
+    // READ on a signalfd to an io-wq worker thread that blocks in it, so a READ armed afresh on every wake-up
+    // (every SIGCHLD of a command run by remote-cmd) parks one kernel thread per command (docs/benchmarks.md).
     engine::Ring ring(8, 16);
     auto arm_signal_poll = [&] {
         io_uring_sqe* sqe = ring.sqe();
@@ -293,7 +292,7 @@ void Supervisor::apply(config::Config next)
                          fresh->config().endpoint.text);
         }
     }
-    if (next.shutdown_timeout != config_.shutdown_timeout) engine_->set_close_timeout(next.shutdown_timeout);
+    if (next.shutdown_timeout != config_.shutdown_timeout) engine_->set_shutdown_timeout(next.shutdown_timeout);
     for (const auto& a : active_) {
         bool still_there = false;
         for (const auto& k : kept_or_new)

@@ -159,7 +159,7 @@ TEST_CASE("exec failures come back as an errno and leave nothing running")
     CHECK(launch_child(bad_cwd)->error == ENOENT);
 }
 
-TEST_CASE("the launcher thread delivers every job, in order, with its slot and generation")
+TEST_CASE("the launcher thread delivers every job, in order, with its slot and reuse tag")
 {
     std::mutex mutex;
     std::condition_variable done;
@@ -175,7 +175,7 @@ TEST_CASE("the launcher thread delivers every job, in order, with its slot and g
         for (uint32_t i = 0; i < 5; ++i) {
             auto job = job_for("/bin/true", {"true"});
             job.slot = i;
-            job.generation = 100 + i;
+            job.reuse_tag = 100 + i;
             launcher.submit(std::move(job));
         }
         std::unique_lock lock(mutex);
@@ -184,7 +184,7 @@ TEST_CASE("the launcher thread delivers every job, in order, with its slot and g
     }
     for (uint32_t i = 0; i < 5; ++i) {
         CHECK(delivered[i]->slot == i);
-        CHECK(delivered[i]->generation == 100 + i);
+        CHECK(delivered[i]->reuse_tag == 100 + i);
         CHECK(delivered[i]->error == 0);
     }
 }
