@@ -96,7 +96,7 @@ const char* signal_name(int sig) noexcept
     return "signal";
 }
 
-void on_fatal_signal(int sig, siginfo_t* info, void*)
+[[maybe_unused]] void on_fatal_signal(int sig, siginfo_t* info, void*) // unused under RINGD_SANITIZE
 {
     const int saved_errno = errno;
     Line line;
