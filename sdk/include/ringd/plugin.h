@@ -7,15 +7,35 @@
  * A plugin is a shared object exporting exactly one symbol, RINGD_PLUGIN_ENTRY_SYMBOL, a function that returns
  * a pointer to a static ringd_plugin_descriptor. The host loads it with RTLD_NOW|RTLD_LOCAL, calls the entry,
  * and refuses the plugin (naming the file) unless descriptor->abi_version equals the host's
- * RINGD_PLUGIN_ABI_VERSION. Minor, backward-compatible additions only append fields to the ends of the structs
- * below; their `struct_size` fields tell each side how much of the other's struct it may read.
+ * RINGD_PLUGIN_ABI_VERSION.
+ *
+ * Compatibility within a major version (the 1.x promise)
+ *   - Minor versions only append: new fields at the ends of the structs below, never a field moved, removed or
+ *     given another meaning. Each struct's `struct_size` tells the other side how much of it exists.
+ *   - A plugin built against an older minor header loads in a newer host and works unchanged: the host reads
+ *     no descriptor field beyond the plugin's struct_size, and treats the missing callbacks as NULL.
+ *   - A plugin built against a newer minor header can run in an older host: before calling a host function
+ *     added in 1.N, it checks RINGD_HOST_HAS(host, field) (the host table's struct_size) and does without.
+ *   - Structs a plugin passes in (ringd_spawn_request, ringd_connect_request) are read only up to their
+ *     struct_size; one too small for the fields of the minor version that introduced it is refused (-EINVAL).
+ *
+ * ABI 1.1 (RINGD_PLUGIN_ABI_MINOR 1) adds: connection ids and calls that reach a connection from any thread
+ * (send_to, close_id, post), tasks on a worker (post_worker), iteration over an instance's connections,
+ * outbound connections (connect, on_connect), visible flow control (queued_output, notify_output_below,
+ * on_output_drained), per-worker timers and lifecycle hooks, plugin counters and gauges, and state handover
+ * across a reload (on_handover).
  *
  * Threading model
- *   - create() is called on the daemon's main thread, once per listener (and again on reload when the
- *     listener's plugin config changes). destroy() is called exactly once per instance, on any ringd thread,
- *     after every callback for that instance has returned and no connection references it any more.
- *   - Connection callbacks (on_open, on_data, on_close, on_timer, spawn completions) for one connection always
- *     run on the same worker thread and never concurrently with each other.
+ *   - create() is called on the daemon's main thread, once per listener (and again on every reload). destroy()
+ *     is called exactly once for every create() that returned 0, even one that left *instance NULL (a plugin
+ *     without state), on any ringd thread, after every callback and task for that instance has returned and
+ *     nothing references it any more.
+ *   - The host table (ringd_instance_args.host) is the same for every instance and stays valid for the
+ *     instance's whole life: callbacks are not passed it again, so keep the pointer create() saw (plugin.hpp's
+ *     Handler does).
+ *   - Connection callbacks (on_open, on_connect, on_data, on_output_drained, on_peer_shutdown, on_close,
+ *     on_timer, spawn completions, tasks posted to the connection) for one connection always run on the same
+ *     worker thread and never concurrently with each other.
  *   - Different connections of one instance may run on different worker threads at the same time, so the
  *     instance itself must be treated as read-only after create(), or protected by the plugin. For lock-free
  *     per-worker state, index an array of ringd_instance_args.worker_count entries with
@@ -23,7 +43,10 @@
  *   - Every host function that takes a ringd_conn* must be called on that connection's worker thread (from any
  *     callback running there; a call on another connection of the same worker takes effect before the worker
  *     next submits I/O). Called from any other thread, it changes nothing and returns -EPERM (NULL from
- *     send_reserve and get_user), and the misuse is logged.
+ *     send_reserve and get_user), and the misuse is logged. To act on a connection from another thread (another
+ *     worker, a thread of the plugin's own), use its ringd_conn_id: send_to, close_id and post (ABI 1.1) carry
+ *     the request to the connection's worker as a message through that worker's ring; nothing touches another
+ *     worker's state.
  *
  * Errors: host functions return 0 (or a non-negative value) on success and a negative errno value on failure.
  * C++ exceptions must never cross this ABI; the host guards every call anyway, and a callback that throws
@@ -42,6 +65,8 @@ extern "C" {
 
 /* Major ABI version: the host loads only plugins built against the same major version. */
 #define RINGD_PLUGIN_ABI_VERSION 1u
+/* Minor version of this header. ringd_host.abi_minor and ringd_plugin_descriptor.abi_minor carry it. */
+#define RINGD_PLUGIN_ABI_MINOR 1u
 
 /* The one symbol a plugin exports: `const ringd_plugin_descriptor *ringd_plugin_entry_v1(void);` */
 #define RINGD_PLUGIN_ENTRY_SYMBOL "ringd_plugin_entry_v1"
@@ -80,9 +105,22 @@ typedef enum ringd_close_reason {
 #define RINGD_CLOSE_ABORT 0x1u       /* drop queued output and reset the connection now */
 
 /* Opaque handles. Their lifetimes are documented on the callbacks that hand them out. */
-typedef struct ringd_conn ringd_conn;         /* one accepted stream connection */
+typedef struct ringd_conn ringd_conn;         /* one stream connection (accepted, or opened by host->connect) */
 typedef struct ringd_datagram ringd_datagram; /* one received datagram, valid during on_datagram only */
-typedef struct ringd_listener ringd_listener; /* the listener an instance serves; valid for the instance's life */
+typedef struct ringd_listener ringd_listener; /* the instance's own handle (it names the listener it serves);
+                                                 valid for the instance's whole life */
+
+/* ABI 1.1: a connection's id. Unlike a ringd_conn*, an id may be kept anywhere (another connection's state, a
+ * plugin thread) and used from any thread: it is never reused while the daemon runs, so a call with the id of a
+ * connection that is gone fails cleanly (-ENOENT) instead of reaching another connection. 0 is never an id. */
+typedef uint64_t ringd_conn_id;
+
+/* ABI 1.1: ringd_handover_info.worker for the handover on the main thread (see on_handover). */
+#define RINGD_NO_WORKER 0xffffffffu
+
+/* ABI 1.1: kinds for host->metric_register. */
+#define RINGD_METRIC_COUNTER 0u /* only goes up: metric_add with a delta >= 0 */
+#define RINGD_METRIC_GAUGE 1u   /* goes up and down: metric_add with any delta */
 
 /* Error report from create(). The plugin writes a NUL-terminated message, and optionally the dotted path of
  * the config key at fault (e.g. "rate_limit.burst"), which the host turns into file:line:col. */
@@ -156,6 +194,31 @@ typedef struct ringd_spawn_result {
 /* Called on the connection's worker thread once the child has exited and its pipes are drained. Not called
  * if the connection closes first (the host then kills the child's process group and reaps it). */
 typedef void (*ringd_spawn_done_fn)(void* ctx, ringd_conn* conn, const ringd_spawn_result* result);
+
+/* ---- Outbound connections (host->connect, ABI 1.1) ------------------------------------------------------- */
+
+/* Where to connect. Pointers are owned by the caller and only read during the connect() call. */
+typedef struct ringd_connect_request {
+    uint32_t struct_size;           /* sizeof(ringd_connect_request); smaller than ABI 1.1's struct: -EINVAL */
+    uint32_t timeout_ms;            /* connect timeout; 0 means 10 s. Expiry reports -ETIMEDOUT to on_connect */
+    const struct sockaddr* address; /* AF_INET, AF_INET6 or AF_UNIX (stream); copied */
+    socklen_t address_len;
+    void* user; /* the connection's initial user pointer (get_user), so on_connect and on_close can find the
+                   plugin's state even when the connect fails */
+} ringd_connect_request;
+
+/* ---- Tasks (host->post, host->post_worker, ABI 1.1) ------------------------------------------------------ */
+
+/* A task for a connection's worker. Runs there exactly once if post() returned 0: with `conn` the live
+ * connection (every host call on it is allowed, as in its own callbacks), or with `conn` NULL when the
+ * connection was gone by the time the task arrived, so the task can still free `arg`. `instance` is the
+ * instance that posted the task (kept alive until the task has run). */
+typedef void (*ringd_conn_task_fn)(void* instance, ringd_conn* conn, void* arg);
+
+/* A task for a worker. Runs there exactly once if post_worker() returned 0: with status 0 while the instance
+ * serves on that worker (between its on_worker_start and on_worker_stop there), or with status -ESRCH when it
+ * does not (not yet, or no longer), so the task can still free `arg`. */
+typedef void (*ringd_worker_task_fn)(void* instance, void* arg, int status);
 
 /* ---- Host services --------------------------------------------------------------------------------------- */
 
@@ -233,7 +296,99 @@ typedef struct ringd_host {
     /* Credentials of the peer process (SO_PEERCRED) on Unix-socket connections; -ENOTSUP-like errors
      * (negative errno) elsewhere. Any out-pointer may be NULL. */
     int (*peer_credentials)(ringd_conn* conn, int32_t* pid, uint32_t* uid, uint32_t* gid);
+
+    /* ==== ABI 1.1: check RINGD_HOST_HAS(host, abi_minor) (or any field below) before using these. ==== */
+
+    uint32_t abi_minor; /* the host's RINGD_PLUGIN_ABI_MINOR */
+
+    /* -- reaching connections from anywhere -- */
+
+    /* The connection's id (on the connection's worker; 0 from any other thread). Stable for its whole life. */
+    ringd_conn_id (*conn_id)(ringd_conn* conn);
+
+    /* Any thread. Queue a copy of `data` for the connection, as send() would on its worker, in the order of the
+     * calls made by one thread. Returns 0 once queued, -ENOENT if the connection is known to be gone, -EPIPE if
+     * it is closing or its write side is shut, -EINVAL for an id that was never valid. A connection that goes
+     * away while the bytes are on their way drops them. On the connection's own worker the bytes are queued
+     * at once, exactly like send(). */
+    int (*send_to)(ringd_conn_id id, const void* data, size_t len);
+
+    /* Any thread. close() by id (RINGD_CLOSE_AFTER_FLUSH or RINGD_CLOSE_ABORT). Returns 0, -ENOENT, -EINVAL. */
+    int (*close_id)(ringd_conn_id id, uint32_t flags);
+
+    /* Any thread. Run fn(instance, conn, arg) on the connection's worker (see ringd_conn_task_fn), after what
+     * the same thread queued for that connection before. `self` is the posting instance's own handle. Returns 0
+     * (fn will run exactly once), or -ENOENT/-EINVAL (fn will never run; `arg` is still the caller's). */
+    int (*post)(ringd_listener* self, ringd_conn_id id, ringd_conn_task_fn fn, void* arg);
+
+    /* Any thread. Run fn(instance, arg, status) on worker `worker` (< worker_count); see ringd_worker_task_fn.
+     * Tasks from one thread to one worker run in the order posted. Returns 0 (fn will run exactly once), or
+     * -EINVAL for a worker out of range (fn will never run). */
+    int (*post_worker)(ringd_listener* self, uint32_t worker, ringd_worker_task_fn fn, void* arg);
+
+    /* On a worker thread: calls fn(ctx, conn) for each open connection of this instance on the calling worker
+     * (accepted and outbound, not yet closing), stopping early when fn returns non-zero. fn may send to, close
+     * or otherwise act on the connection it is given, and on connections it was given before. Returns how many
+     * connections fn was called for, or -EPERM off a worker thread. For all workers, post a task to each. */
+    int (*for_each_connection)(ringd_listener* self, int (*fn)(void* ctx, ringd_conn* conn), void* ctx);
+
+    /* -- outbound connections -- */
+
+    /* On a worker thread (in any callback or task of this instance): open a stream connection through the
+     * engine. On success returns 0 and sets *conn (valid until on_close returns, like an accepted one); sends
+     * made before the connection is established are queued and go out once it is. The outcome arrives as
+     * on_connect(instance, conn, 0 or -errno); after a failure on_close(RINGD_CLOSE_ERROR) follows at once.
+     * Outbound connections belong to the instance: they run on the calling worker, count against the
+     * listener's max_outbound_connections and idle_timeout, and are closed by a shutdown like accepted ones.
+     * Errors: -EPERM off a worker thread, -EINVAL (bad request or address), -EAGAIN when
+     * max_outbound_connections are open, -ESHUTDOWN when the daemon is stopping, or a socket(2) errno. */
+    int (*connect)(ringd_listener* self, const ringd_connect_request* request, ringd_conn** conn);
+
+    /* -- flow control -- */
+
+    /* Bytes queued on the connection and not yet handed to the kernel (>= 0), or a negative errno. */
+    int64_t (*queued_output)(ringd_conn* conn);
+
+    /* One-shot: call on_output_drained(instance, conn) once this connection's queued output is at or below
+     * `low_water` bytes (on the next settle if it already is; never from inside this call). A second call
+     * replaces the first. What a proxy needs: stop reading one side while the other side's output is high,
+     * resume when it drains. */
+    int (*notify_output_below)(ringd_conn* conn, size_t low_water);
+
+    /* -- per-worker timers -- */
+
+    /* On a worker thread: one-shot on_worker_timer(instance, timer_id, arg) after delay_ms on the calling
+     * worker, belonging to no connection. Returns a positive id or a negative errno (-EPERM off a worker).
+     * Timers still pending when the instance stops on that worker are dropped (never called). */
+    int64_t (*worker_timer_start)(ringd_listener* self, uint64_t delay_ms, void* arg);
+    int (*worker_timer_cancel)(ringd_listener* self, int64_t timer_id);
+
+    /* -- counters and gauges -- */
+
+    /* During create() only (main thread): register a metric of this instance. `name` matches
+     * [a-z_][a-z0-9_]* (at most 64 characters; exported as ringd_plugin_<name> with the listener's label),
+     * `help` is one line of text. Returns an id >= 0, or -EINVAL (bad name or kind), -EEXIST (name taken),
+     * -ENOSPC (more than 64 metrics), -EPERM (not during create). */
+    int (*metric_register)(ringd_listener* self, const char* name, uint32_t kind, const char* help);
+
+    /* Any thread; costs a plain store on a worker (each worker has its own cells, summed on read). Adds delta
+     * to a counter (delta >= 0) or a gauge. Unknown ids are ignored. */
+    void (*metric_add)(ringd_listener* self, int metric, int64_t delta);
+
+    /* Any thread: the metric's current value, summed over the workers. Returns 0 or -EINVAL (unknown id). */
+    int (*metric_read)(ringd_listener* self, int metric, int64_t* value);
 } ringd_host;
+
+/* Whether the host table has `field` (a plugin built against a newer header, in an older host). */
+#define RINGD_HOST_HAS(host, field)                                                                            \
+    ((host)->struct_size >= offsetof(ringd_host, field) + sizeof(((const ringd_host*)0)->field))
+
+/* What on_handover is told. Owned by the host; valid during the call. */
+typedef struct ringd_handover_info {
+    uint32_t struct_size;
+    uint32_t worker;              /* RINGD_NO_WORKER on the main thread, else the worker the call runs on */
+    const char* previous_version; /* the previous instance's plugin version (it may be another build) */
+} ringd_handover_info;
 
 /* ---- The plugin's descriptor ---------------------------------------------------------------------------- */
 
@@ -244,8 +399,9 @@ typedef struct ringd_plugin_descriptor {
     const char* version;   /* plugin version, e.g. "1.0.0"; static storage */
     uint32_t socket_kinds; /* RINGD_KIND_* bits this plugin serves */
 
-    /* Validate the config and build an instance for one listener. Return 0 and set *instance, or return
-     * non-zero and fill *error. Called on the main thread, also by `ringd --check-config`. */
+    /* Validate the config and build an instance for one listener. Return 0 and set *instance (NULL is allowed
+     * for a plugin without state; destroy(NULL) still follows), or return non-zero and fill *error. Called on
+     * the main thread, also by `ringd --check-config`. */
     int (*create)(const ringd_instance_args* args, void** instance, ringd_error* error);
     void (*destroy)(void* instance);
 
@@ -266,6 +422,37 @@ typedef struct ringd_plugin_descriptor {
 
     /* A timer started with host->timer_start fired. */
     void (*on_timer)(void* instance, ringd_conn* conn, int64_t timer_id, void* arg);
+
+    /* ==== ABI 1.1: a host reads these only when struct_size covers them; a 1.0 plugin has none. ==== */
+
+    uint32_t abi_minor; /* RINGD_PLUGIN_ABI_MINOR the plugin was built with */
+
+    /* An outbound connection (host->connect) is established (error 0) or failed (-errno: -ECONNREFUSED,
+     * -ETIMEDOUT, ...; on_close follows at once). Then the connection gets the same callbacks as an accepted
+     * one. */
+    void (*on_connect)(void* instance, ringd_conn* conn, int error);
+
+    /* The output armed by host->notify_output_below fell to its low-water mark. */
+    void (*on_output_drained)(void* instance, ringd_conn* conn);
+
+    /* The instance starts / stops serving on a worker, on that worker's thread: start before any callback
+     * there, stop after the last one (its last connection there closed, its listener retired or replaced).
+     * Keep per-worker state (indexed by `worker`) between the two without locks. */
+    void (*on_worker_start)(void* instance, uint32_t worker);
+    void (*on_worker_stop)(void* instance, uint32_t worker);
+
+    /* A timer started with host->worker_timer_start fired, on the worker that started it. */
+    void (*on_worker_timer)(void* instance, int64_t timer_id, void* arg);
+
+    /* A reload created `instance` for a listener whose previous instance, `previous`, came from a plugin of the
+     * same name: the new instance may take or share the previous one's state (a chat room, a cache). Called
+     * first on the main thread (info->worker == RINGD_NO_WORKER), after create() and before the new instance
+     * serves, while `previous` may still be serving on the workers (read only what is safe to read
+     * concurrently); then on each worker's thread, right after on_worker_start(instance, worker) there, where
+     * both instances' state for that worker can be touched without locks (no callback of either runs there
+     * meanwhile). `previous` keeps serving the connections it already has until they close, on its own code;
+     * it is destroyed after its last one. */
+    void (*on_handover)(void* instance, void* previous, const ringd_handover_info* info);
 } ringd_plugin_descriptor;
 
 typedef const ringd_plugin_descriptor* (*ringd_plugin_entry_fn)(void);
