@@ -1,6 +1,8 @@
 // Plugin loading (dlopen, ABI check) and instance creation.
 #include "plugin_host/plugin.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <dlfcn.h>
 
 namespace ringd::plugin_host {
@@ -26,8 +28,12 @@ std::string check_descriptor(const ringd_plugin_descriptor* d)
 }
 
 PluginLibrary::PluginLibrary(std::filesystem::path path, void* handle, const ringd_plugin_descriptor* d)
-    : path_(std::move(path)), handle_(handle), descriptor_(d)
+    : path_(std::move(path)), handle_(handle)
 {
+    // A plugin built against an older minor ABI has a shorter descriptor: copy what it has, leave the rest
+    // zero (absent callbacks are NULL, abi_minor 0). check_descriptor() made sure the 1.0 part is there.
+    std::memcpy(&descriptor_, d, std::min<std::size_t>(d->struct_size, sizeof descriptor_));
+    descriptor_.struct_size = sizeof descriptor_;
 }
 
 PluginLibrary::~PluginLibrary()

@@ -51,14 +51,18 @@ public:
     PluginLibrary(const PluginLibrary&) = delete;
     PluginLibrary& operator=(const PluginLibrary&) = delete;
 
-    [[nodiscard]] const ringd_plugin_descriptor& descriptor() const { return *descriptor_; }
+    // The plugin's descriptor as this host's struct: fields beyond the plugin's struct_size (callbacks of a
+    // later minor ABI than the plugin was built for) are zero, so the engine reads any field without checking.
+    [[nodiscard]] const ringd_plugin_descriptor& descriptor() const { return descriptor_; }
+    // The minor ABI version the plugin was built against: 0 for a 1.0 plugin (no abi_minor field).
+    [[nodiscard]] uint32_t abi_minor() const { return descriptor_.abi_minor; }
     [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
 private:
     PluginLibrary(std::filesystem::path path, void* handle, const ringd_plugin_descriptor* d);
     std::filesystem::path path_;
     void* handle_;
-    const ringd_plugin_descriptor* descriptor_;
+    ringd_plugin_descriptor descriptor_{};
 };
 
 // Checks a descriptor against this host's ABI. Returns an empty string when compatible, else why not.
