@@ -6,7 +6,8 @@ this build tree is, it is packaged directly; otherwise a sibling tree <build>/pa
 
 Checks: control fields (shlibs-derived Depends), conffiles, maintainer scripts, the file list (binaries,
 plugins in the multiarch dir, /etc/ringd, units in /usr/lib/systemd/system, SDK headers + CMake package +
-pkg-config file, docs), nothing outside the expected roots, the packaged unit's paths and its sandbox rating.
+relocatable pkg-config file + linker version script, docs), nothing outside the expected roots, the packaged
+unit's paths and its sandbox rating.
 """
 
 import glob
@@ -135,14 +136,14 @@ class DebPackage(unittest.TestCase):
             "/usr/include/ringd/plugin.h", "/usr/include/ringd/plugin.hpp",
             f"/usr/lib/{ma}/cmake/ringd-sdk/ringd-sdkConfig.cmake",
             f"/usr/lib/{ma}/cmake/ringd-sdk/ringd-sdkConfigVersion.cmake",
-            f"/usr/lib/{ma}/pkgconfig/ringd-sdk.pc",
+            f"/usr/lib/{ma}/pkgconfig/ringd-sdk.pc", "/usr/share/ringd-sdk/plugin-exports.map",
             "/usr/share/doc/ringd/copyright", "/usr/share/doc/ringd/README.systemd.md",
             "/usr/share/doc/ringd/examples/hello/hello.cpp",
         ]
         for path in expected:
             self.assertIn(path, self.files)
         allowed_roots = ("/etc/ringd/", "/usr/sbin/", "/usr/bin/", f"/usr/lib/{ma}/", "/usr/lib/systemd/system/",
-                         "/usr/include/ringd/", "/usr/share/doc/ringd/", "/usr/share/man/")
+                         "/usr/include/ringd/", "/usr/share/ringd-sdk/", "/usr/share/doc/ringd/", "/usr/share/man/")
         stray = [p for p in self.files if not p.endswith("/") and not p.startswith(allowed_roots)]
         self.assertEqual(stray, [], "files outside the expected directories (test-only or /usr/local files?)")
         self.assertFalse([p for p in self.files if "test" in os.path.basename(p.rstrip("/"))],
@@ -162,11 +163,20 @@ class DebPackage(unittest.TestCase):
         self.assertLessEqual(float(m.group(1)), MAX_EXPOSURE, r.stdout)
 
     def test_pkg_config_file(self):
-        pc = os.path.join(self.data.name, f"usr/lib/{self.multiarch}/pkgconfig/ringd-sdk.pc")
-        with open(pc) as f:
-            text = f.read()
-        self.assertIn("prefix=/usr\n", text)
-        self.assertIn(f"plugindir=${{prefix}}/lib/{self.multiarch}/ringd/plugins\n", text)
+        # Relocatable (prefix from ${pcfiledir}): read from the unpacked package, it names the unpacked files.
+        pc_dir = os.path.join(self.data.name, f"usr/lib/{self.multiarch}/pkgconfig")
+        with open(os.path.join(pc_dir, "ringd-sdk.pc")) as f:
+            self.assertIn("prefix=${pcfiledir}/../../..\n", f.read())
+        env = dict(os.environ, PKG_CONFIG_PATH=pc_dir, PKG_CONFIG_LIBDIR=pc_dir)
+        env.pop("PKG_CONFIG_SYSROOT_DIR", None)
+
+        def variable(name):
+            out = subprocess.run(["pkg-config", f"--variable={name}", "ringd-sdk"], env=env, capture_output=True,
+                                 text=True, check=True).stdout.strip()
+            return os.path.relpath(os.path.realpath(out), os.path.realpath(self.data.name))
+        self.assertEqual(variable("plugindir"), f"usr/lib/{self.multiarch}/ringd/plugins")
+        self.assertEqual(variable("includedir"), "usr/include")
+        self.assertEqual(variable("exports_map"), "usr/share/ringd-sdk/plugin-exports.map")
 
 
 def main():

@@ -1,6 +1,15 @@
-"""The installed SDK is enough to build a plugin: install this build into a DESTDIR, build sdk/examples/hello
-against the *installed* files only (once with find_package(ringd-sdk), once with its pkg-config Makefile),
-load both .so files into the installed ringd from YAML, and talk to them.
+"""The installed SDK is enough to build a plugin, and an install goes where it is told.
+
+InstalledSdk: install this build into a DESTDIR, build sdk/examples/hello against the *installed* files only
+(once with find_package(ringd-sdk), once with its pkg-config Makefile), check that each .so exports nothing
+but ringd_plugin_entry_v1 (the SDK's linker version script) and really leaves memory on dlclose, that
+`cmake --install` of a plugin writes a new file (a new inode, so a running ringd can pick it up on reload),
+load both into the installed ringd from YAML, and talk to them.
+
+PrefixInstall: `cmake --install build --prefix X` keeps every file inside X (configuration in X/etc/ringd),
+only the prefix /usr puts it in /etc/ringd; the pkg-config file is relocatable (${pcfiledir}): moved to
+another directory, it points into that directory, and a plugin builds with it. The installs are staged under a
+DESTDIR first, so a broken rule could never write into the real /etc.
 """
 
 import os
@@ -40,6 +49,14 @@ def find_one(root, name):
     return hits[0]
 
 
+def files_under(root):
+    """Every file and directory below root, as paths relative to it."""
+    out = []
+    for d, dirs, files in os.walk(root):
+        out += [os.path.relpath(os.path.join(d, n), root) for n in dirs + files]
+    return out
+
+
 # Stage once for all tests: the harness reads RINGD_BIN at import, so it must point at the staged binary first.
 TMP = tempfile.TemporaryDirectory(prefix="ringd-sdk-install-")
 STAGE = os.path.join(TMP.name, "stage")
@@ -55,40 +72,84 @@ import ringd_harness as h  # noqa: E402
 def clean_env():
     """No trace of the source or build tree: only the staged install can provide ringd/plugin.hpp."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("CPATH", "CPLUS_INCLUDE_PATH", "C_INCLUDE_PATH", "PKG_CONFIG_PATH", "CMAKE_PREFIX_PATH")}
+           if k not in ("CPATH", "CPLUS_INCLUDE_PATH", "C_INCLUDE_PATH", "PKG_CONFIG_PATH", "CMAKE_PREFIX_PATH",
+                        "PKG_CONFIG_SYSROOT_DIR", "PKG_CONFIG_LIBDIR")}
     return env
+
+
+def pkg_config_env(pc_dir):
+    # -O0: std::to_string's tables (hello's "line longer than ..." reply) then stay out of line as weak and
+    # STB_GNU_UNIQUE symbols of default visibility, which only the SDK's version script keeps from being exported.
+    return dict(clean_env(), PKG_CONFIG_PATH=pc_dir, PKG_CONFIG_LIBDIR=pc_dir, CXXFLAGS="-O0 -g -Wall -Wextra")
+
+
+def exported_symbols(so):
+    """Every defined symbol of the dynamic symbol table, whatever its kind (T, W, V, u, B, D, ...)."""
+    out = run(["nm", "-D", "--defined-only", so]).stdout
+    return sorted(f"{line.split()[-2]} {line.split()[-1]}" for line in out.splitlines() if line.strip())
+
+
+# Loads the .so given as argv[1] the way ringd does (RTLD_NOW | RTLD_LOCAL), dlcloses it, and prints whether it
+# is still mapped. In a child process, so that this test's own process stays clean.
+UNLOAD_PROBE = r"""
+import ctypes, os, sys
+path = os.path.realpath(sys.argv[1])
+lib = ctypes.CDLL(path, mode=os.RTLD_NOW | os.RTLD_LOCAL)
+assert lib.ringd_plugin_entry_v1
+handle = lib._handle
+del lib
+libdl = ctypes.CDLL(None)
+libdl.dlclose.argtypes = [ctypes.c_void_p]
+assert libdl.dlclose(handle) == 0
+with open("/proc/self/maps") as f:
+    print("mapped" if path in f.read() else "unloaded")
+"""
+
+
+def unloads_after_dlclose(so):
+    return run([sys.executable, "-c", UNLOAD_PROBE, so]).stdout.strip() == "unloaded"
 
 
 class InstalledSdk(unittest.TestCase):
     def test_1_cmake_find_package(self):
         build = os.path.join(TMP.name, "cmake-build")
-        run([CMAKE, "-S", EXAMPLE, "-B", build, f"-DCMAKE_PREFIX_PATH={STAGED_PREFIX}",
+        # Debug (-O0): see pkg_config_env.
+        run([CMAKE, "-S", EXAMPLE, "-B", build, f"-DCMAKE_PREFIX_PATH={STAGED_PREFIX}", "-DCMAKE_BUILD_TYPE=Debug",
              "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF", "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF"], env=clean_env())
         sdk_dir = cache_value_of(build, "ringd-sdk_DIR")
         self.assertTrue(sdk_dir.startswith(STAGE), f"found the SDK outside the staged install: {sdk_dir}")
         run([CMAKE, "--build", build], env=clean_env())
         so = os.path.join(build, "hello.so")
         self.assertTrue(os.path.exists(so), "ringd_sdk_add_plugin must build hello.so (no lib prefix)")
-        self.assertEqual(exported_functions(so), ["ringd_plugin_entry_v1"])
-        # cmake --install puts it into the staged ringd's plugin directory.
+        self.assertEqual(exported_symbols(so), ["T ringd_plugin_entry_v1"])
+        self.assertTrue(unloads_after_dlclose(so), "hello.so stays mapped after dlclose")
+        # cmake --install puts it into the staged ringd's plugin directory, as a new file each time (a rewrite
+        # in place would change the code under a running ringd).
+        installed = os.path.join(os.environ["RINGD_PLUGIN_DIR"], "hello.so")
         run([CMAKE, "--install", build], env=clean_env())
-        self.assertTrue(os.path.exists(os.path.join(os.environ["RINGD_PLUGIN_DIR"], "hello.so")))
-        os.unlink(os.path.join(os.environ["RINGD_PLUGIN_DIR"], "hello.so"))
+        with open(installed, "rb") as loaded:  # held open, as ringd holds a loaded build (so its inode stays taken)
+            run([CMAKE, "--install", build], env=clean_env())
+            self.assertNotEqual(os.stat(installed).st_ino, os.fstat(loaded.fileno()).st_ino,
+                                "cmake --install rewrote hello.so in place")
+        os.unlink(installed)
         InstalledSdk.cmake_so = so
 
     def test_2_pkg_config_makefile(self):
         src = os.path.join(TMP.name, "make-build")
         shutil.copytree(EXAMPLE, src)
         pc_dir = os.path.dirname(find_one(STAGED_PREFIX, "ringd-sdk.pc"))
-        # PKG_CONFIG_SYSROOT_DIR maps the .pc file's /usr/... paths into the staged tree.
-        env = dict(clean_env(), PKG_CONFIG_PATH=pc_dir, PKG_CONFIG_SYSROOT_DIR=STAGE, PKG_CONFIG_LIBDIR=pc_dir)
+        # No sysroot: the .pc file finds the staged tree from its own directory.
+        env = pkg_config_env(pc_dir)
         cflags = run(["pkg-config", "--cflags", "ringd-sdk"], env=env).stdout.strip()
         plugindir = run(["pkg-config", "--variable=plugindir", "ringd-sdk"], env=env).stdout.strip()
         print(f"pkg-config: cflags {cflags!r}, plugindir {plugindir!r}")
-        self.assertTrue(plugindir.endswith("/ringd/plugins"))
+        self.assertEqual(os.path.realpath(plugindir), os.path.realpath(os.environ["RINGD_PLUGIN_DIR"]))
+        self.assertEqual(os.path.realpath(cflags.removeprefix("-I")),
+                         os.path.realpath(os.path.join(STAGED_PREFIX, "include")))
         run(["make", "-C", src], env=env)
         so = os.path.join(src, "hello.so")
-        self.assertEqual(exported_functions(so), ["ringd_plugin_entry_v1"])
+        self.assertEqual(exported_symbols(so), ["T ringd_plugin_entry_v1"])
+        self.assertTrue(unloads_after_dlclose(so), "hello.so stays mapped after dlclose")
         InstalledSdk.make_so = so
 
     def test_3_ringd_loads_and_serves_both(self):
@@ -110,6 +171,41 @@ class InstalledSdk(unittest.TestCase):
         self.assertIn("hello takes no configuration", r.stdout + r.stderr)
 
 
+class PrefixInstall(unittest.TestCase):
+    def test_another_prefix_keeps_everything_inside_it(self):
+        prefix = os.path.join(TMP.name, "x")
+        stage = os.path.join(TMP.name, "prefix-stage")
+        run([CMAKE, "--install", BINARY_DIR, "--prefix", prefix], env=dict(os.environ, DESTDIR=stage))
+        inside = prefix.lstrip("/") + "/"
+        outside = [p for p in files_under(stage) if not (p + "/").startswith(inside) and not inside.startswith(p + "/")]
+        self.assertEqual(outside, [], f"installed outside the prefix {prefix}")
+        staged = stage + prefix
+        self.assertTrue(os.path.isfile(os.path.join(staged, "etc/ringd/ringd.yaml")))
+        self.assertTrue(os.path.isdir(os.path.join(staged, "etc/ringd/conf.d")))
+
+        # Now that nothing leaves the prefix, the tree can sit where it was meant to (and pkg-config, which
+        # found it staged, must find it there too).
+        os.rename(staged, prefix)
+        pc_dir = os.path.dirname(find_one(prefix, "ringd-sdk.pc"))
+        env = pkg_config_env(pc_dir)
+        cflags = run(["pkg-config", "--cflags", "ringd-sdk"], env=env).stdout.strip()
+        self.assertTrue(cflags.startswith("-I"), cflags)
+        self.assertEqual(os.path.realpath(cflags.removeprefix("-I")), os.path.realpath(os.path.join(prefix, "include")))
+        exports_map = run(["pkg-config", "--variable=exports_map", "ringd-sdk"], env=env).stdout.strip()
+        self.assertTrue(os.path.realpath(exports_map).startswith(os.path.realpath(prefix) + "/"), exports_map)
+        src = os.path.join(TMP.name, "prefix-make-build")
+        shutil.copytree(EXAMPLE, src)
+        run(["make", "-C", src], env=env)
+        self.assertEqual(exported_symbols(os.path.join(src, "hello.so")), ["T ringd_plugin_entry_v1"])
+
+    def test_prefix_usr_puts_the_configuration_in_etc(self):
+        stage = os.path.join(TMP.name, "usr-stage")
+        run([CMAKE, "--install", BINARY_DIR, "--prefix", "/usr"], env=dict(os.environ, DESTDIR=stage))
+        self.assertTrue(os.path.isfile(os.path.join(stage, "etc/ringd/ringd.yaml")))
+        self.assertTrue(os.path.isdir(os.path.join(stage, "etc/ringd/conf.d")))
+        self.assertFalse(os.path.exists(os.path.join(stage, "usr/etc")))
+
+
 def write_config(so):
     path = os.path.join(TMP.name, "bad.yaml")
     with open(path, "w") as f:
@@ -124,13 +220,6 @@ def cache_value_of(build, key):
             if line.startswith(key + ":"):
                 return line.split("=", 1)[1].strip()
     raise KeyError(key)
-
-
-def exported_functions(so):
-    """Strong functions in the dynamic symbol table: only the entry point, thanks to hidden visibility. (Weak
-    instantiations of std:: templates stay visible, as libstdc++ declares namespace std with default visibility.)"""
-    out = run(["nm", "-D", "--defined-only", so]).stdout
-    return sorted(line.split()[-1] for line in out.splitlines() if line.split()[-2:-1] == ["T"])
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ public:
         }
         pending.erase(0, start);
         if (pending.size() > max_line) {
-            conn.send(std::string_view("line too long\n"));
+            conn.send("line longer than " + std::to_string(max_line) + " bytes\n");
             conn.close();
         }
     }
