@@ -1,9 +1,9 @@
-// Plugin loading (dlopen, ABI check) and instance creation.
+// Plugin loading (ABI check, build identity) and instance creation.
 #include "plugin_host/plugin.hpp"
 
 #include <algorithm>
 #include <cstring>
-#include <dlfcn.h>
+#include <spdlog/spdlog.h>
 
 namespace ringd::plugin_host {
 
@@ -27,48 +27,95 @@ std::string check_descriptor(const ringd_plugin_descriptor* d)
     return {};
 }
 
-PluginLibrary::PluginLibrary(std::filesystem::path path, void* handle, const ringd_plugin_descriptor* d)
-    : path_(std::move(path)), handle_(handle)
+PluginLibrary::PluginLibrary(std::filesystem::path path, std::optional<LoadedObject> object,
+                             const ringd_plugin_descriptor* d, LoadOptions options)
+    : path_(std::move(path)), options_(std::move(options)), object_(std::move(object))
 {
     // A plugin built against an older minor ABI has a shorter descriptor: copy what it has, leave the rest
     // zero (absent callbacks are NULL, abi_minor 0). check_descriptor() made sure the 1.0 part is there.
-    std::memcpy(&descriptor_, d, std::min<std::size_t>(d->struct_size, sizeof descriptor_));
+    // Rounded down to the struct's alignment, so a struct_size that ends inside a callback pointer (a corrupt
+    // descriptor) leaves that callback NULL instead of half copied: the host reads no field it does not cover.
+    constexpr std::size_t align = alignof(ringd_plugin_descriptor);
+    const std::size_t copied = std::min<std::size_t>(d->struct_size, sizeof descriptor_) / align * align;
+    std::memcpy(&descriptor_, d, copied);
     descriptor_.struct_size = sizeof descriptor_;
 }
 
 PluginLibrary::~PluginLibrary()
 {
-    if (handle_ != nullptr) dlclose(handle_);
+    if (!object_) return;
+    const std::string build = describe_build();
+    if (overwritten()) { // its name, in the object's memory, may now lie beyond the end of the file: not read
+        object_->abandon();
+        if (options_.abandoned_builds) ++*options_.abandoned_builds;
+        spdlog::warn("plugin {} ({}) stays in memory after its last instance: its file was rewritten in place",
+                     path_.string(), build);
+        return;
+    }
+    // Copied first: the name lives in the object's memory, which unload() may unmap.
+    const std::string name = descriptor_.name;
+    if (object_->unload()) {
+        if (options_.log == BuildLog::info) spdlog::info("unloaded plugin {} ({}, {})", name, path_.string(), build);
+    } else {
+        spdlog::warn("plugin {} ({}, {}) stays in memory after its last instance: it cannot be unloaded "
+                     "(STB_GNU_UNIQUE symbols or -z nodelete; build it with the SDK's plugin-exports.map)",
+                     name, path_.string(), build);
+    }
+}
+
+bool PluginLibrary::overwritten() const noexcept
+{
+    if (!overwritten_ && object_ && object_->file_rewritten()) overwritten_ = true;
+    return overwritten_;
+}
+
+std::string PluginLibrary::abi() const
+{
+    return std::to_string(descriptor_.abi_version) + "." + std::to_string(descriptor_.abi_minor);
+}
+
+std::string PluginLibrary::describe_build() const
+{
+    if (!object_) return "built in";
+    const FileIdentity& id = object_->file().identity();
+    std::string text =
+        "build-id " + object_->build_id() + ", inode " + std::to_string(id.inode) + ", mtime " + format_mtime(id.mtime);
+    if (object_->file().is_memory_copy()) text += ", private copy";
+    return text;
 }
 
 std::shared_ptr<PluginLibrary> PluginLibrary::builtin(const std::string& name, const ringd_plugin_descriptor* d)
 {
     if (std::string why = check_descriptor(d); !why.empty())
         throw PluginLoadError("built-in plugin " + name + " is not compatible: " + why);
-    return std::shared_ptr<PluginLibrary>(new PluginLibrary("<built-in " + name + ">", nullptr, d));
+    return std::shared_ptr<PluginLibrary>(new PluginLibrary("<built-in " + name + ">", std::nullopt, d, LoadOptions{}));
 }
 
-std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& path)
+std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& path, const LoadOptions& options)
 {
-    // RTLD_NOW: an unresolved symbol fails here, at start, not later inside a worker.
-    // RTLD_LOCAL: one plugin's symbols never satisfy or clash with another's.
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-        const char* why = dlerror();
-        throw PluginLoadError("cannot load plugin " + path.string() + ": " + (why != nullptr ? why : "dlopen failed"));
-    }
-    auto entry = reinterpret_cast<ringd_plugin_entry_fn>(dlsym(handle, RINGD_PLUGIN_ENTRY_SYMBOL));
+    return load(PluginFile::open(path), options);
+}
+
+std::shared_ptr<PluginLibrary> PluginLibrary::load(PluginFile file, const LoadOptions& options)
+{
+    std::filesystem::path path = file.path();
+    LoadedObject object = LoadedObject::open(std::move(file));
+    auto entry = reinterpret_cast<ringd_plugin_entry_fn>(object.symbol(RINGD_PLUGIN_ENTRY_SYMBOL));
     if (entry == nullptr) {
-        dlclose(handle);
         throw PluginLoadError("plugin " + path.string() +
                               " does not export " RINGD_PLUGIN_ENTRY_SYMBOL " (is it a ringd plugin?)");
     }
     const ringd_plugin_descriptor* d = entry();
-    if (std::string why = check_descriptor(d); !why.empty()) {
-        dlclose(handle);
+    if (std::string why = check_descriptor(d); !why.empty())
         throw PluginLoadError("plugin " + path.string() + " is not compatible: " + why);
+    auto lib = std::shared_ptr<PluginLibrary>(new PluginLibrary(std::move(path), std::move(object), d, options));
+    if (options.log == BuildLog::info) {
+        // "mapped as" is the name debuggers and sanitizers show for the library (see LoadedObject).
+        spdlog::info("loaded plugin {} {} (ABI {}) from {}: {}, mapped as {}", lib->descriptor_.name,
+                     lib->descriptor_.version != nullptr ? lib->descriptor_.version : "?", lib->abi(),
+                     lib->path_.string(), lib->describe_build(), lib->object_->mapped_as());
     }
-    return std::shared_ptr<PluginLibrary>(new PluginLibrary(path, handle, d));
+    return lib;
 }
 
 PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle)
@@ -80,7 +127,13 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::uniq
 
 PluginInstance::~PluginInstance()
 {
-    if (instance_ == nullptr) return;
+    if (!created_) return;
+    if (library_->overwritten()) {
+        spdlog::warn("listener {}: not calling destroy() of plugin {}: the file was rewritten in place under the "
+                     "running code; the instance is left as it is",
+                     handle_->name, library_->path().string());
+        return;
+    }
     (void)plugin_call_failed(call_target_, PluginCallback::destroy, [&] { d().destroy(instance_); });
 }
 
@@ -117,6 +170,7 @@ std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
         throw PluginConfigError(error.key, message);
     }
     result->instance_ = instance;
+    result->created_ = true;
     return result;
 }
 

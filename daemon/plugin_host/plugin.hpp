@@ -1,15 +1,19 @@
 // The host side of the plugin ABI: loading a plugin library and creating per-listener instances.
 //
-// A PluginLibrary is one dlopen'd .so (RTLD_NOW|RTLD_LOCAL), checked against the ABI before anything in it is
-// called beyond the entry symbol. A PluginInstance is what one listener's config made of it; it keeps its
-// library loaded, and is shared by the listener and every connection the listener accepted, so a reload
-// that replaces the instance lets old connections finish on the old one.
+// A PluginLibrary is one loaded build of a .so (RTLD_NOW|RTLD_LOCAL, through LoadedObject, so a rebuilt file
+// loads beside the old one), checked against the ABI before anything in it is called beyond the entry symbol.
+// A PluginInstance is what one listener's config made of it; it keeps its library loaded, and is shared by the
+// listener and every connection the listener accepted, so a reload that replaces the instance lets old
+// connections finish on the old one (and the old build), which is unloaded when its last instance goes.
 #pragma once
 
+#include "plugin_host/loaded_object.hpp"
 #include "plugin_host/plugin_call.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <ringd/plugin.h>
 #include <stdexcept>
 #include <string>
@@ -21,11 +25,7 @@ struct ringd_listener {
 
 namespace ringd::plugin_host {
 
-// Loading failed: missing file, dlopen error, missing entry symbol, ABI mismatch. what() names the file.
-class PluginLoadError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
+// PluginLoadError (loading failed; what() names the file) is declared in plugin_file.hpp.
 
 // The plugin rejected its config (create() failed). key: dotted config path, may be empty.
 class PluginConfigError : public std::runtime_error {
@@ -39,10 +39,23 @@ private:
     std::string key_;
 };
 
+// Whether a library logs its load and unload at info level: the daemon's do; --check-config's and tests' need
+// not. Warnings (a library that cannot be unloaded) are logged regardless.
+enum class BuildLog { quiet, info };
+
+struct LoadOptions {
+    BuildLog log = BuildLog::quiet;
+    // Counted here when the library is left in memory because its file was rewritten under it (overwritten()):
+    // the dynamic linker would run that object's destructors at exit, so the process must not exit normally.
+    std::shared_ptr<std::atomic<unsigned>> abandoned_builds;
+};
+
 class PluginLibrary {
 public:
-    // Throws PluginLoadError.
-    [[nodiscard]] static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& path);
+    // Loads the file's current contents. Throws PluginLoadError.
+    [[nodiscard]] static std::shared_ptr<PluginLibrary> load(PluginFile file, const LoadOptions& options = {});
+    [[nodiscard]] static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& path,
+                                                             const LoadOptions& options = {});
     // A plugin compiled into the calling program (ringd's own handlers, the engine's unit tests): the same
     // checks, nothing to unload. Throws PluginLoadError.
     [[nodiscard]] static std::shared_ptr<PluginLibrary> builtin(const std::string& name,
@@ -56,13 +69,28 @@ public:
     [[nodiscard]] const ringd_plugin_descriptor& descriptor() const { return descriptor_; }
     // The minor ABI version the plugin was built against: 0 for a 1.0 plugin (no abi_minor field).
     [[nodiscard]] uint32_t abi_minor() const { return descriptor_.abi_minor; }
+    // The ABI the plugin was built against, "1.0" or "1.1".
+    [[nodiscard]] std::string abi() const;
     [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+    // The build that was loaded: file identity at load time, build id, how it was mapped. Empty when built in.
+    [[nodiscard]] const std::optional<LoadedObject>& object() const { return object_; }
+    // Names this build in logs: "build-id 3f2a..., inode 1234, mtime 2026-11-21T10:04:05.123456789Z".
+    [[nodiscard]] std::string describe_build() const;
+
+    // The file this build is mapped from has been rewritten in place since (cp onto it: see
+    // LoadedObject::file_rewritten()). Its code and data are then no longer what was loaded, so ringd calls
+    // nothing more in it that it can avoid: no destroy(), no dlclose() with its destructors (the mapping stays).
+    // Connections still open on it call into it regardless. Once true, stays true.
+    [[nodiscard]] bool overwritten() const noexcept;
 
 private:
-    PluginLibrary(std::filesystem::path path, void* handle, const ringd_plugin_descriptor* d);
+    PluginLibrary(std::filesystem::path path, std::optional<LoadedObject> object, const ringd_plugin_descriptor* d,
+                  LoadOptions options);
     std::filesystem::path path_;
-    void* handle_;
+    LoadOptions options_;
+    std::optional<LoadedObject> object_;
     ringd_plugin_descriptor descriptor_{};
+    mutable std::atomic<bool> overwritten_{false}; // what overwritten() last found, once true
 };
 
 // Checks a descriptor against this host's ABI. Returns an empty string when compatible, else why not.
@@ -99,6 +127,7 @@ private:
     std::unique_ptr<ringd_listener> handle_;
     PluginCallTarget call_target_;
     void* instance_ = nullptr;
+    bool created_ = false; // create() returned 0, so destroy() follows, even for a NULL instance
 };
 
 } // namespace ringd::plugin_host

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstddef>
+#include <cstring>
 
 using ringd::plugin_host::check_descriptor;
 
@@ -134,5 +135,70 @@ TEST_CASE("a descriptor serving no socket kind is refused", "[sdk][abi]")
     {
         d.socket_kinds = 0x4u | 0x80000000u;
         CHECK(check_descriptor(&d) == "its descriptor serves no socket kind");
+    }
+}
+
+// ---- descriptors of each minor version, and the host's copy of them ----------------------------------------
+
+namespace {
+
+void not_zero(void*, ringd_conn*, int) {}
+
+// A descriptor followed in memory by non-zero bytes, as a 1.0 plugin's may be: what lies past struct_size is
+// not the plugin's descriptor.
+struct DescriptorInMemory {
+    ringd_plugin_descriptor d = good();
+    unsigned char after[64];
+    DescriptorInMemory() { std::memset(after, 0x5a, sizeof after); }
+};
+
+} // namespace
+
+TEST_CASE("descriptors of ABI 1.0 and 1.1 sizes are accepted; smaller ones are not", "[sdk][abi]")
+{
+    auto d = good();
+    d.struct_size = uint32_t(offsetof(ringd_plugin_descriptor, abi_minor)); // what the 1.0 header's sizeof was
+    CHECK(d.struct_size == abi1_size);
+    CHECK(check_descriptor(&d).empty());
+    d.struct_size = sizeof(ringd_plugin_descriptor);
+    d.abi_minor = 1;
+    CHECK(check_descriptor(&d).empty());
+    d.struct_size = uint32_t(abi1_size - 8);
+    CHECK(check_descriptor(&d) == "its descriptor is too small (struct_size " + std::to_string(abi1_size - 8) + ")");
+}
+
+TEST_CASE("the host's copy of a descriptor holds only what the plugin's struct_size covers", "[sdk][abi]")
+{
+    using ringd::plugin_host::PluginLibrary;
+    static DescriptorInMemory plugin; // static: the library keeps the pointer for its name
+    plugin.d.on_connect = &not_zero;
+    plugin.d.abi_minor = 1;
+    SECTION("a 1.0 descriptor: every 1.1 field zero, whatever follows it in memory")
+    {
+        plugin.d.struct_size = uint32_t(abi1_size);
+        std::memset(reinterpret_cast<unsigned char*>(&plugin.d) + abi1_size, 0x5a, sizeof plugin.d - abi1_size);
+        auto lib = PluginLibrary::builtin("v10", &plugin.d);
+        const ringd_plugin_descriptor& copy = lib->descriptor();
+        CHECK(copy.struct_size == sizeof(ringd_plugin_descriptor));
+        CHECK(copy.create == plugin.d.create);
+        CHECK(copy.abi_minor == 0);
+        CHECK(copy.on_connect == nullptr);
+        CHECK(copy.on_handover == nullptr);
+        CHECK(lib->abi() == "1.0");
+    }
+    SECTION("a 1.1 descriptor: all of it")
+    {
+        plugin.d.struct_size = sizeof(ringd_plugin_descriptor);
+        auto lib = PluginLibrary::builtin("v11", &plugin.d);
+        CHECK(lib->descriptor().abi_minor == 1);
+        CHECK(lib->descriptor().on_connect == &not_zero);
+        CHECK(lib->abi() == "1.1");
+    }
+    SECTION("a struct_size that ends inside a callback pointer leaves that callback NULL")
+    {
+        plugin.d.struct_size = uint32_t(offsetof(ringd_plugin_descriptor, on_connect) + 4);
+        auto lib = PluginLibrary::builtin("cut", &plugin.d);
+        CHECK(lib->descriptor().abi_minor == 1);
+        CHECK(lib->descriptor().on_connect == nullptr);
     }
 }

@@ -2,8 +2,12 @@
 #include "plugin_host/plugin.hpp"
 
 #include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 using namespace ringd::plugin_host;
 
@@ -116,4 +120,148 @@ TEST_CASE("the same file loads once per PluginLibrary and instances keep it aliv
     // The library handle is gone from this scope, but the instance still calls into the .so.
     CHECK(std::string(instance->d().name) == "raw-throw");
     CHECK(instance->library().path() == plugin("raw-throw"));
+}
+
+// ---- ABI 1.0 <-> 1.1 ----------------------------------------------------------------------------------------
+
+TEST_CASE("a plugin built against the 1.0 header loads, its descriptor copy zero beyond 1.0", "[sdk][loading][abi]")
+{
+    // abi10-echo's descriptor is followed in memory by non-zero words: read past its struct_size, they would
+    // show up here as callbacks.
+    auto lib = PluginLibrary::load(plugin("abi10-echo"));
+    const ringd_plugin_descriptor& d = lib->descriptor();
+    CHECK(std::string(d.name) == "abi10-echo");
+    CHECK(lib->abi_minor() == 0);
+    CHECK(lib->abi() == "1.0");
+    CHECK(d.struct_size == sizeof(ringd_plugin_descriptor));
+    CHECK(d.on_data != nullptr);
+    CHECK(d.on_timer != nullptr);
+    CHECK(d.on_connect == nullptr);
+    CHECK(d.on_output_drained == nullptr);
+    CHECK(d.on_worker_start == nullptr);
+    CHECK(d.on_worker_stop == nullptr);
+    CHECK(d.on_worker_timer == nullptr);
+    CHECK(d.on_handover == nullptr);
+    CHECK(PluginInstance::create(lib, spec())->instance() != nullptr);
+}
+
+TEST_CASE("a 1.1 plugin reports ABI 1.1", "[sdk][loading][abi]")
+{
+    auto lib = PluginLibrary::load(plugin("host-probe"));
+    CHECK(lib->abi_minor() == RINGD_PLUGIN_ABI_MINOR);
+    CHECK(lib->abi() == "1.1");
+}
+
+namespace {
+
+std::vector<std::string> probe_log;
+int tripwire_calls = 0;
+
+ringd_host probe_host(uint32_t struct_size)
+{
+    ringd_host h{};
+    h.abi_version = RINGD_PLUGIN_ABI_VERSION;
+    h.struct_size = struct_size;
+    h.log = [](ringd_listener*, ringd_log_level, const char* msg) { probe_log.emplace_back(msg); };
+    // Set even in the 1.0-sized table: a plugin must go by struct_size, never by what lies beyond it.
+    h.abi_minor = RINGD_PLUGIN_ABI_MINOR;
+    h.send_to = [](ringd_conn_id, const void*, size_t) {
+        ++tripwire_calls;
+        return -ENOSYS;
+    };
+    h.metric_register = [](ringd_listener*, const char*, uint32_t, const char*) {
+        ++tripwire_calls;
+        return 7;
+    };
+    return h;
+}
+
+} // namespace
+
+TEST_CASE("RINGD_HOST_HAS goes by the host table's struct_size", "[sdk][abi]")
+{
+    const ringd_host v10 = probe_host(offsetof(ringd_host, abi_minor));
+    CHECK(RINGD_HOST_HAS(&v10, peer_credentials));
+    CHECK_FALSE(RINGD_HOST_HAS(&v10, abi_minor));
+    CHECK_FALSE(RINGD_HOST_HAS(&v10, send_to));
+    CHECK_FALSE(RINGD_HOST_HAS(&v10, metric_read));
+    const ringd_host v11 = probe_host(sizeof(ringd_host));
+    CHECK(RINGD_HOST_HAS(&v11, abi_minor));
+    CHECK(RINGD_HOST_HAS(&v11, metric_read));
+}
+
+TEST_CASE("a 1.1 plugin in a host with a 1.0-sized table does without the 1.1 calls", "[sdk][loading][abi]")
+{
+    auto lib = PluginLibrary::load(plugin("host-probe"));
+    probe_log.clear();
+    tripwire_calls = 0;
+    SECTION("1.0 table")
+    {
+        const ringd_host host = probe_host(offsetof(ringd_host, abi_minor));
+        (void)PluginInstance::create(lib, InstanceSpec{"probe", "{}", RINGD_KIND_STREAM, 1, &host});
+        REQUIRE(probe_log.size() == 1);
+        CHECK(probe_log[0] == "host ABI 1.0: send_to no, metric_register no");
+        CHECK(tripwire_calls == 0);
+    }
+    SECTION("1.1 table")
+    {
+        const ringd_host host = probe_host(sizeof(ringd_host));
+        (void)PluginInstance::create(lib, InstanceSpec{"probe", "{}", RINGD_KIND_STREAM, 1, &host});
+        REQUIRE(probe_log.size() == 1);
+        CHECK(probe_log[0] == "host ABI 1.1: send_to yes, metric_register yes (metric 7)");
+        CHECK(tripwire_calls == 1);
+    }
+}
+
+// ---- destroy() follows every successful create(), even one that left *instance NULL -----------------------
+
+namespace {
+
+int destroys = 0;
+void* destroyed_instance = reinterpret_cast<void*>(1);
+bool create_succeeds = true;
+
+ringd_plugin_descriptor stateless_descriptor()
+{
+    ringd_plugin_descriptor d{};
+    d.abi_version = RINGD_PLUGIN_ABI_VERSION;
+    d.struct_size = sizeof d;
+    d.name = "stateless";
+    d.socket_kinds = RINGD_KIND_STREAM;
+    d.create = [](const ringd_instance_args*, void** instance, ringd_error* error) {
+        *instance = nullptr;
+        if (create_succeeds) return 0;
+        std::strcpy(error->message, "no");
+        return 1;
+    };
+    d.destroy = [](void* instance) {
+        ++destroys;
+        destroyed_instance = instance;
+    };
+    return d;
+}
+
+} // namespace
+
+TEST_CASE("destroy(NULL) follows a create() that returned 0 without an instance", "[sdk][loading]")
+{
+    static const ringd_plugin_descriptor d = stateless_descriptor();
+    auto lib = PluginLibrary::builtin("stateless", &d);
+    destroys = 0;
+    SECTION("create succeeded: destroy(NULL) once")
+    {
+        create_succeeds = true;
+        auto instance = PluginInstance::create(lib, spec());
+        CHECK(instance->instance() == nullptr);
+        CHECK(destroys == 0);
+        instance.reset();
+        CHECK(destroys == 1);
+        CHECK(destroyed_instance == nullptr);
+    }
+    SECTION("create failed: no destroy")
+    {
+        create_succeeds = false;
+        CHECK_THROWS_AS(PluginInstance::create(lib, spec()), PluginConfigError);
+        CHECK(destroys == 0);
+    }
 }
