@@ -5,9 +5,12 @@
 
 #include <CLI/CLI.hpp>
 #include <exception>
+#include <fmt/format.h>
 #include <iostream>
+#include <ringd/plugin.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 int main(int argc, char** argv)
 {
@@ -34,7 +37,10 @@ int main(int argc, char** argv)
                      "validate the configuration and every plugin's config, print a line per listener and every "
                      "warning (file:line:col: warning: ...), exit: 0 if valid, even with warnings");
     app.add_flag("--strict", strict, "with --check-config: exit 1 on any warning too")->needs(check_flag);
-    app.set_version_flag("-V,--version", std::string("ringd ") + RINGD_VERSION);
+    // The plugin ABI this ringd speaks: it loads plugins built for ABI 1.0 up to this minor version, and newer
+    // 1.x plugins that check RINGD_HOST_HAS before using what this host lacks.
+    app.set_version_flag("-V,--version", fmt::format("ringd {}, plugin ABI {}.{}", RINGD_VERSION,
+                                                     RINGD_PLUGIN_ABI_VERSION, RINGD_PLUGIN_ABI_MINOR));
     CLI11_PARSE(app, argc, argv);
 
     options.config_file = config_file;
@@ -53,7 +59,15 @@ int main(int argc, char** argv)
         ringd::service::setup_logging(log_level.empty() ? "info" : log_level);
         if (check) return ringd::supervisor::check_config(options, strict);
         ringd::supervisor::Supervisor supervisor(options);
-        return supervisor.run();
+        const int status = supervisor.run();
+        if (supervisor.must_skip_exit_handlers()) {
+            // A plugin's file was rewritten in place (cp) under its loaded code: exit() would have the dynamic
+            // linker run that object's destructors, through pointers the rewrite changed, and crash.
+            spdlog::shutdown();
+            std::cout.flush();
+            ::_exit(status);
+        }
+        return status;
     } catch (const std::exception& e) {
         std::cerr << "ringd: " << e.what() << '\n';
         return 1;

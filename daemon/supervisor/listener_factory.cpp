@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <thread>
 
@@ -15,6 +16,11 @@ constexpr auto in_use_retry_pause = std::chrono::milliseconds(10);
 uint32_t socket_kind(const config::ListenerConfig& l)
 {
     return l.endpoint.transport == config::Transport::udp ? RINGD_KIND_DATAGRAM : RINGD_KIND_STREAM;
+}
+
+const char* version_of(const plugin_host::PluginLibrary& lib)
+{
+    return lib.descriptor().version != nullptr ? lib.descriptor().version : "?";
 }
 
 bool same_cidrs(const std::vector<config::Cidr>& a, const std::vector<config::Cidr>& b)
@@ -30,12 +36,27 @@ bool same_cidrs(const std::vector<config::Cidr>& a, const std::vector<config::Ci
 
 std::shared_ptr<plugin_host::PluginLibrary> ListenerFactory::library(const std::filesystem::path& path)
 {
-    // One dlopen per file while any instance uses it; a reload re-reads a file nobody holds any more.
-    if (auto it = libraries_.find(path); it != libraries_.end()) {
-        if (auto lib = it->second.lock()) return lib;
+    // Opened first and compared by what fstat says of the open file, so the file checked is the file loaded.
+    auto file = plugin_host::PluginFile::open(path);
+    std::erase_if(libraries_, [](const LoadedBuild& b) { return b.library.expired(); });
+    for (LoadedBuild& build : libraries_) {
+        auto lib = build.library.lock();
+        if (!lib) continue;
+        if (lib->overwritten()) {
+            if (!build.overwrite_reported) {
+                spdlog::warn("plugin file {} was rewritten in place (cp onto it) under the build loaded from it ({}), "
+                             "whose code and data changed with it: ringd calls nothing more in that build that it "
+                             "can avoid, but connections still open on it may crash ringd. Replace plugin files with "
+                             "install(1) or mv, never cp",
+                             lib->path().string(), lib->describe_build());
+                build.overwrite_reported = true;
+            }
+            continue;
+        }
+        if (lib->path() == path && lib->object()->file().identity().same_version(file.identity())) return lib;
     }
-    auto lib = plugin_host::PluginLibrary::load(path);
-    libraries_[path] = lib;
+    auto lib = plugin_host::PluginLibrary::load(std::move(file), load_options_);
+    libraries_.push_back({lib, false});
     return lib;
 }
 
@@ -115,6 +136,19 @@ bool same_service(const config::ListenerConfig& a, const config::ListenerConfig&
            a.plugin_config_yaml == b.plugin_config_yaml && same_cidrs(a.allow, b.allow) && same_cidrs(a.deny, b.deny) &&
            a.limits.max_connections == b.limits.max_connections && a.limits.idle_timeout == b.limits.idle_timeout &&
            a.limits.max_output_buffer == b.limits.max_output_buffer && a.unix_mode == b.unix_mode;
+}
+
+void log_build_change(const engine::Listener& old, const engine::Listener& fresh)
+{
+    const plugin_host::PluginLibrary& was = old.plugin()->library();
+    const plugin_host::PluginLibrary& now = fresh.plugin()->library();
+    if (&was == &now) return;
+    // An overwritten build's name and version lie in memory that changed under it: its path says enough.
+    const std::string previous =
+        was.overwritten() ? was.path().string() : fmt::format("plugin {} {}", was.descriptor().name, version_of(was));
+    spdlog::info("reload: {} switches builds: new connections get plugin {} {} ({}), open ones finish on {} ({})",
+                 fresh.name(), now.descriptor().name, version_of(now), now.describe_build(), previous,
+                 was.describe_build());
 }
 
 } // namespace ringd::supervisor

@@ -53,8 +53,9 @@ std::string count_of(std::size_t n, const char* what)
 
 std::string describe(const config::ListenerConfig& l, const plugin_host::PluginInstance& p)
 {
-    std::string line = fmt::format("{}: {} -> plugin {} {} ({})", l.name, l.endpoint.text, p.d().name,
-                                   p.d().version != nullptr ? p.d().version : "?", l.plugin_path.string());
+    std::string line =
+        fmt::format("{}: {} -> plugin {} {} (ABI {}, {})", l.name, l.endpoint.text, p.d().name,
+                    p.d().version != nullptr ? p.d().version : "?", p.library().abi(), l.plugin_path.string());
     if (l.endpoint.is_stream()) { // connection limits mean nothing to a datagram listener
         const auto& lim = l.limits;
         line += fmt::format(", max_connections {}, idle_timeout {}ms, max_output_buffer {}", lim.max_connections,
@@ -284,6 +285,7 @@ void Supervisor::apply(config::Config next)
             }
         }
         engine_->replace_listener(old, fresh);
+        log_build_change(*old, *fresh);
         if (same_service(old->config(), fresh->config())) {
             spdlog::debug("reload: {} ({}) unchanged; a fresh plugin instance serves new connections", fresh->name(),
                           fresh->config().endpoint.text);
@@ -341,7 +343,7 @@ int check_config(const Options& options, bool strict)
         // Before the plugins see their config, so that they are printed even when a plugin refuses it.
         for (const auto& w : config.warnings)
             std::cerr << w.str() << '\n';
-        ListenerFactory factory(config.workers, engine::host_table());
+        ListenerFactory factory(config.workers, engine::host_table(), plugin_host::BuildLog::quiet);
         auto instances = factory.create_instances(config);
         for (std::size_t i = 0; i < config.listeners.size(); ++i) {
             std::cout << describe(config.listeners[i], *instances[i]) << '\n';

@@ -27,6 +27,8 @@ public:
     explicit Supervisor(Options options);
     // Runs until SIGTERM/SIGINT; returns the process exit code.
     int run();
+    // A plugin build was left in memory because its file was rewritten in place: end with _exit() (main).
+    [[nodiscard]] bool must_skip_exit_handlers() const { return factory_ && factory_->abandoned_builds() > 0; }
 
 private:
     void start(config::Config config);
