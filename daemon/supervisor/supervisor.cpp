@@ -173,6 +173,9 @@ int Supervisor::run()
     engine_->begin_shutdown(config_.shutdown_timeout);
     engine_->join();
     active_.clear();
+    // Every plugin instance and library goes now, so that their unload lines come before "stopped" and main
+    // knows, when run() returns, whether a build was abandoned (must_skip_exit_handlers()).
+    engine_.reset();
     spdlog::info("stopped");
     return exit_status;
 }

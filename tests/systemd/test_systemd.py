@@ -4,11 +4,12 @@ Boots a throwaway systemd (systemd-nspawn over the host's OS, see nspawn.py) wit
 test packaging_deb built (fixture ringd_deb) laid over /usr, then drives it the way an admin would:
 
   start -> every shipped listener answers (remote-cmd runs its commands inside the sandbox) -> reload adds a
-  listener while a connection opened before it keeps working -> a broken drop-in makes `systemctl reload`
-  fail with file:line in the journal while the old listeners keep serving -> a reload that fails inside ringd
-  (port taken) keeps serving too -> watchdog pings arrive -> stop is clean -> a drain longer than
-  TimeoutStopSec= is not killed -> kill -9 is restarted ->
-  socket activation through ringd.socket -> the package's maintainer scripts enable/stop/mask/purge.
+  listener while a connection opened before it keeps working -> a plugin .so installed anew is loaded by a
+  reload (new connections on it, the open one on the old build, then unloaded) -> a broken drop-in makes
+  `systemctl reload` fail with file:line in the journal while the old listeners keep serving -> a reload that
+  fails inside ringd (port taken) keeps serving too -> watchdog pings arrive -> stop is clean -> a drain
+  longer than TimeoutStopSec= is not killed -> kill -9 is restarted -> socket activation through ringd.socket
+  -> the package's maintainer scripts enable/stop/mask/purge.
 
 Exit code 77 (ctest SKIP_RETURN_CODE) only if systemd-nspawn cannot boot a container on this machine at all.
 """
@@ -35,6 +36,7 @@ DEB_DIR = os.environ.get("RINGD_DEB_DIR", os.path.join(BINARY_DIR, "test-package
 PROBE_PORT = 9900   # a listener of the test's own, there from the start
 ADDED_PORT = 9901   # added by a reload
 TAKEN_PORT = 9903   # held by another process: a reload that passes the check but cannot bind
+REPLACED_PORT = 9904  # a listener whose plugin .so is replaced and reloaded
 TEST_PRESET = "00-ringd-test.preset"
 BOOT_TARGET = "ringd-test.target"
 # What the container boots instead of multi-user.target: the host's installed services (haproxy, postgresql,
@@ -264,6 +266,47 @@ class RingdUnderSystemd(unittest.TestCase):
         self.assertEqual(main_pid(), pid, "a reload must not restart ringd")
         self.assertEqual(C.show("ringd", "ActiveState")["ActiveState"], "active")
         self.assertIn("reload complete", journal_since(cursor))
+
+    def test_03b_replaced_plugin_so_is_loaded_by_reload(self):
+        # Plugins load through /proc/<pid>/fd/N of a descriptor ringd opened (docs/plugins.md, "Replacing a
+        # plugin's .so"): that must work inside the sandbox (ProtectProc=invisible, DynamicUser=), and a build
+        # installed over the old file must serve new connections after a reload while an open one finishes on
+        # the old build, which is unloaded after it.
+        shipped = C.run(["sh", "-c", "echo /usr/lib/*/ringd/plugins/echo-upper.so"]).stdout.strip()
+        so = "/run/ringd-e2e/echo.so"
+        C.run(["install", "-D", "-m", "0644", shipped, so])
+        C.write("/etc/ringd/conf.d/55-replaced.yaml",
+                f"listeners:\n  - name: replaced-echo\n    listen: tcp://127.0.0.1:{REPLACED_PORT}\n"
+                f"    plugin: {so}\n")
+        pid = main_pid()
+        cursor = journal_cursor()
+        C.systemctl("reload", "ringd")
+        first = int(C.run(["stat", "-c", "%i", so]).stdout)
+        log = journal_since(cursor)
+        self.assertRegex(log, rf"loaded plugin echo-upper \S+ \(ABI 1\.\d+\) from {so}: build-id [0-9a-f]+, inode "
+                              rf"{first}, mtime \S+, mapped as /proc/{pid}/fd/\d+")
+        endpoint = f"tcp://127.0.0.1:{REPLACED_PORT}"
+        try:
+            with open_client(endpoint) as before:
+                self.assertEqual(exchange_line(before, b"first\n"), b"FIRST\n")
+                C.run(["install", "-m", "0644", shipped, so])  # the same bytes, a new file
+                second = int(C.run(["stat", "-c", "%i", so]).stdout)
+                self.assertNotEqual(second, first)
+                cursor = journal_cursor()
+                C.systemctl("reload", "ringd")
+                log = journal_since(cursor)
+                self.assertRegex(log, rf"reload: replaced-echo switches builds: new connections get plugin echo-upper "
+                                      rf"\S+ \(build-id [0-9a-f]+, inode {second}, .*open ones finish on plugin "
+                                      rf"echo-upper \S+ \(build-id [0-9a-f]+, inode {first}, ")
+                self.assertEqual(echo_upper(endpoint, b"second\n"), b"SECOND\n")
+                self.assertEqual(exchange_line(before, b"still\n"), b"STILL\n")
+                self.assertIn(f" {first} ", C.run(["cat", f"/proc/{pid}/maps"]).stdout)
+            wait_for(lambda: f"unloaded plugin echo-upper ({so}" in journal_since(cursor), 10, "the old build unloaded")
+            self.assertNotIn(f" {first} ", C.run(["cat", f"/proc/{pid}/maps"]).stdout)
+            self.assertEqual(main_pid(), pid, "a reload must not restart ringd")
+        finally:
+            C.remove("/etc/ringd/conf.d/55-replaced.yaml")
+            C.systemctl("reload", "ringd")
 
     def test_04_broken_yaml_reload_fails_and_keeps_serving(self):
         pid = main_pid()
