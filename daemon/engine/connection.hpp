@@ -44,10 +44,9 @@ private:
 // connections get; a reload that changes the listener's settings swaps it in place, so the armed multishot
 // accept keeps running (cancelling it and arming a new one on the same socket can lose a wake-up, because the
 // kernel wakes accept waiters exclusively). Connections keep the generation they were accepted by, held alive
-// through `generations` until the last of them closes.
+// by its InstancePresence on this worker until the last of them closes.
 struct ListenerSlot {
     std::shared_ptr<Listener> listener;
-    std::vector<std::pair<std::shared_ptr<Listener>, uint32_t>> generations; // in use by connections: count
     uint32_t index = 0;
     uint32_t reuse_tag = 0; // in the user_data of this slot's SQEs: a completion for an earlier slot is not ours
     int fd = -1;
@@ -59,6 +58,18 @@ struct ListenerSlot {
     uint32_t connections = 0;
     ConnectionList idle;    // open connections of this slot, least recently active first
     msghdr recvmsg_shape{}; // datagram: tells multishot recvmsg how much name space to leave per buffer
+};
+
+// One listener generation, and so one plugin instance, as present on one worker (ABI 1.1): from the plugin's
+// on_worker_start there, before any other callback of the instance there, to its on_worker_stop, after the last
+// one. Present while a listener slot of this worker serves it or any of its connections here is not yet
+// released; keeps the Listener (and its instance) alive meanwhile.
+struct InstancePresence {
+    std::shared_ptr<Listener> listener;
+    bool in_slot = false;        // a listener slot here takes new connections (or datagrams) for it
+    bool stopping = false;       // on_worker_stop is running: no new worker timers
+    uint32_t connections = 0;    // its connections on this worker not yet released
+    std::vector<int64_t> timers; // pending worker timers (worker_timer_start), dropped at on_worker_stop
 };
 
 // Where a connection is in its life. Moves only forward, in this order; a step may be skipped.
@@ -97,6 +108,8 @@ struct Connection {
     Worker* worker = nullptr;
     ListenerSlot* slot = nullptr;
     Listener* listener = nullptr; // the config generation that accepted it: its plugin instance and limits serve it
+    InstancePresence* presence = nullptr; // its listener's presence on this worker, held until released
+    ringd_conn_id id = 0;                 // the plugin's name for it from any thread (conn_id.hpp)
     uint32_t index = 0;
     uint32_t reuse_tag = 0; // tells this connection's completions and timers from those of the slot's earlier users
     int fd = -1;
@@ -111,7 +124,8 @@ struct Connection {
     ConnectionList* list = nullptr;     // the idle or closing list this connection is in, if any
     Connection* list_prev = nullptr;
     Connection* list_next = nullptr;
-    std::vector<int64_t> timers; // live timer ids, cancelled at teardown
+    std::vector<int64_t> timers;   // live timer ids, cancelled at teardown
+    uint64_t output_low_water = 0; // notify_output_below: on_output_drained once out.bytes() is at or below
 
     uint16_t inflight = 0;         // SQEs whose completions are still owed; the slot is reused only at 0
     uint16_t running_children = 0; // spawned commands not yet delivered: the connection is not idle
@@ -123,6 +137,7 @@ struct Connection {
     bool ever_received = false;
     bool paused_by_plugin = false;
     bool paused_by_backpressure = false;                 // queued output above max_output_buffer
+    bool output_watch = false;                           // notify_output_below is armed (one-shot)
     ringd_close_reason close_reason = RINGD_CLOSE_LOCAL; // once closing or aborting: what on_close will say
 
     msghdr send_msg{};

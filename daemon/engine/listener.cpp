@@ -138,10 +138,8 @@ std::shared_ptr<ListenerSockets> ListenerSockets::adopt(const config::Endpoint& 
 
 Listener::Listener(config::ListenerConfig config, std::shared_ptr<ListenerSockets> sockets,
                    std::shared_ptr<plugin_host::PluginInstance> plugin)
-    : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin)),
-      call_target_(plugin_->call_target())
+    : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin))
 {
-    call_target_.failures = &counters.plugin_failures;
 }
 
 bool Listener::admits(const sockaddr* peer) const

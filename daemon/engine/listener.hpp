@@ -73,7 +73,6 @@ struct ListenerCounters {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> refused_max_connections{0};
     std::atomic<uint64_t> refused_acl{0};
-    std::atomic<uint64_t> plugin_failures{0};
     std::atomic<uint64_t> datagrams{0};
     std::atomic<uint64_t> datagrams_refused_acl{0};
     std::atomic<uint64_t> datagrams_dropped{0};
@@ -91,8 +90,15 @@ public:
     [[nodiscard]] const std::shared_ptr<ListenerSockets>& sockets() const { return sockets_; }
     [[nodiscard]] const std::shared_ptr<plugin_host::PluginInstance>& plugin() const { return plugin_; }
     // Every call into this listener's plugin instance goes through plugin_host::plugin_call_failed() with
-    // this target: it names the listener and plugin and counts failures in `counters`.
-    [[nodiscard]] const plugin_host::PluginCallTarget& call_target() const { return call_target_; }
+    // this target: it names the listener and plugin and counts failures in the instance (plugin_failures()).
+    [[nodiscard]] const plugin_host::PluginCallTarget& call_target() const { return plugin_->call_target(); }
+    [[nodiscard]] uint64_t plugin_failures() const { return plugin_->failures(); }
+
+    // The listener this one succeeds across a reload (same name, plugin of the same name), whose instance hands
+    // its state over (on_handover) on each worker where both are present. Set by the supervisor before the
+    // listener is handed to the engine, never changed after; weak, so it keeps nothing alive.
+    void set_handover_from(std::weak_ptr<Listener> predecessor) { handover_from_ = std::move(predecessor); }
+    [[nodiscard]] const std::weak_ptr<Listener>& handover_from() const { return handover_from_; }
     [[nodiscard]] bool is_datagram() const { return config_.endpoint.transport == config::Transport::udp; }
     [[nodiscard]] bool has_acl() const { return !config_.allow.empty() || !config_.deny.empty(); }
     // deny wins over allow; an empty allow list allows everyone not denied.
@@ -112,7 +118,7 @@ private:
     config::ListenerConfig config_;
     std::shared_ptr<ListenerSockets> sockets_;
     std::shared_ptr<plugin_host::PluginInstance> plugin_;
-    plugin_host::PluginCallTarget call_target_;
+    std::weak_ptr<Listener> handover_from_;
 };
 
 } // namespace ringd::engine

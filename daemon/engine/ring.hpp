@@ -49,6 +49,8 @@ public:
     }
 
     [[nodiscard]] io_uring* raw() { return &ring_; }
+    // The ring's descriptor: what another ring's IORING_OP_MSG_RING names. Fixed for the ring's life.
+    [[nodiscard]] int fd() const { return ring_.ring_fd; }
     [[nodiscard]] const std::string& setup_description() const { return setup_description_; }
 
 private:

@@ -76,28 +76,28 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
             return;
         }
     }
-    listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
-
-    uint32_t index;
-    if (!free_connection_indexes_.empty()) {
-        index = free_connection_indexes_.back();
-        free_connection_indexes_.pop_back();
-    } else {
-        index = uint32_t(connections_.size());
-        connections_.emplace_back();
-    }
     static_assert(sizeof(Connection) < 1024, "Connection is per-connection memory: keep it small");
     auto conn_ptr = std::make_unique<Connection>();
     Connection& conn = *conn_ptr;
+    if (!assign_slot(conn)) {
+        spdlog::error("[{}] worker {} has {} connection slots in use: refusing a connection", listener.name(),
+                      options_.index, conn_slot_limit);
+        listener.counters.refused_max_connections.fetch_add(1, std::memory_order_relaxed);
+        listener.remove_connection();
+        close_fd_async(fd);
+        return;
+    }
+    listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
     conn.worker = this;
     conn.slot = &slot;
     conn.listener = &listener;
-    hold_generation(slot, slot.listener);
-    conn.index = index;
+    conn.presence = presence_of(listener.plugin().get()); // entered when the slot took the listener
+    ++conn.presence->connections;
     conn.reuse_tag = next_reuse_tag_++ & reuse_tag_mask;
     conn.fd = fd;
     conn.last_active = now_;
-    connections_[index] = std::move(conn_ptr);
+    connections_[conn.index] = std::move(conn_ptr);
+    publish_state(conn);
     ++slot.connections;
     live_connections_.fetch_add(1, std::memory_order_relaxed);
     slot.idle.push_back(&conn);
@@ -114,26 +114,35 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     update_reading(conn);
 }
 
-// A slot keeps every listener generation alive that one of its connections still uses.
-void Worker::hold_generation(ListenerSlot& slot, const std::shared_ptr<Listener>& listener)
+// Picks a connection slot for `conn` and gives it the slot's next id. False when all conn_slot_limit slot
+// indexes are in use or retired.
+bool Worker::assign_slot(Connection& conn)
 {
-    for (auto& [l, count] : slot.generations) {
-        if (l == listener) {
-            ++count;
-            return;
-        }
+    uint32_t index;
+    if (!free_connection_indexes_.empty()) {
+        index = free_connection_indexes_.back();
+        free_connection_indexes_.pop_back();
+    } else {
+        if (connections_.size() >= conn_slot_limit) return false;
+        index = uint32_t(connections_.size());
+        connections_.emplace_back();
+        slot_uses_.push_back(0);
     }
-    slot.generations.emplace_back(listener, 1);
+    conn.index = index;
+    conn.id = make_conn_id(options_.index, index, ++slot_uses_[index]);
+    return true;
 }
 
-void Worker::release_generation(ListenerSlot& slot, const Listener* listener)
+// Tells other threads (send_to, close_id, post) whether the connection is still there and takes output.
+void Worker::publish_state(const Connection& conn)
 {
-    for (auto it = slot.generations.begin(); it != slot.generations.end(); ++it) {
-        if (it->first.get() == listener && --it->second == 0) {
-            slot.generations.erase(it); // may destroy an old plugin instance, after its last on_close
-            return;
-        }
+    LiveState state = LiveState::writable;
+    if (conn.torn_down()) {
+        state = LiveState::gone;
+    } else if (conn.closing() || conn.write != WriteSide::open) {
+        state = LiveState::closing;
     }
+    live_.publish(conn.id, state);
 }
 
 // ---- receive -----------------------------------------------------------------------------------------------
@@ -342,6 +351,16 @@ void Worker::settle(Connection& conn)
         teardown(conn, conn.close_reason, false);
         return;
     }
+    if (conn.output_watch && conn.phase == Phase::open && conn.out.bytes() <= conn.output_low_water) {
+        // Here, after the callback that armed it has returned, never inside notify_output_below itself.
+        conn.output_watch = false;
+        if (const auto fn = conn.listener->plugin()->d().on_output_drained) {
+            void* instance = conn.listener->plugin()->instance();
+            invoke(conn, PluginCallback::on_output_drained,
+                   [&] { fn(instance, reinterpret_cast<ringd_conn*>(&conn)); });
+            return; // invoke settled the connection again
+        }
+    }
     if (deliver_held(conn)) return; // the plugin ran, and its callback settled the connection again
     update_reading(conn);
 }
@@ -367,6 +386,7 @@ void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
     std::string().swap(conn.held_input); // the plugin closed: what it had not taken is not wanted
     if (conn.list != nullptr) conn.list->remove(&conn);
     closing_.push_back(&conn);
+    publish_state(conn);
 }
 
 void Worker::mark_aborting(Connection& conn, ringd_close_reason reason)
@@ -374,6 +394,7 @@ void Worker::mark_aborting(Connection& conn, ringd_close_reason reason)
     if (conn.phase == Phase::aborting || conn.torn_down()) return;
     conn.phase = Phase::aborting;
     conn.close_reason = reason;
+    publish_state(conn);
 }
 
 void Worker::request_close(Connection& conn, ringd_close_reason reason)
@@ -386,6 +407,8 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
 {
     if (conn.torn_down()) return;
     conn.phase = Phase::torn_down;
+    publish_state(conn); // from now on send_to, close_id and post say -ENOENT
+    conn.output_watch = false;
     if (conn.list != nullptr) conn.list->remove(&conn);
     for (int64_t id : conn.timers)
         timers_.cancel(id);
@@ -447,10 +470,12 @@ void Worker::maybe_release(Connection& conn)
     // Output first: owned buffers are freed by functions in the plugin's library, and releasing the listener
     // generation may destroy the last instance of that plugin and unload the library.
     conn.out.clear(segment_pool_);
-    release_generation(slot, conn.listener);
+    InstancePresence& presence = *conn.presence;
     const uint32_t index = conn.index;
     connections_[index].reset();
-    free_connection_indexes_.push_back(index);
+    // A slot whose use number is spent retires, so that no id is ever given out twice (conn_id.hpp).
+    if (slot_uses_[index] != last_slot_use) free_connection_indexes_.push_back(index);
+    release_presence(presence); // may run on_worker_stop, and destroy an old instance after its last on_close
     free_slot_if_done(slot);
 }
 
@@ -532,7 +557,17 @@ int Worker::shutdown_write(Connection& conn)
 {
     if (conn.closing()) return -EPIPE;
     if (conn.write == WriteSide::open) conn.write = WriteSide::fin_queued;
+    publish_state(conn);
     touched(conn);
+    return 0;
+}
+
+int Worker::notify_output_below(Connection& conn, size_t low_water)
+{
+    if (conn.closing()) return -EPIPE;
+    conn.output_low_water = low_water;
+    conn.output_watch = true;
+    touched(conn); // checked when the connection settles: after the running callback, never inside this call
     return 0;
 }
 
