@@ -213,6 +213,7 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         children_.on_output(index, user_data_op(ud) == Op::child_stderr, cqe.res, now_);
         return;
     case Op::mailbox:
+        ++ring_mail_wakes_;
         return; // the loop takes its mail every turn (drain_mailbox); this completion only woke it
     case Op::mailbox_wake_failed:
         on_mail_wake_failed(cqe);

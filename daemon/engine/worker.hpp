@@ -227,6 +227,7 @@ private:
     std::vector<uint32_t> slot_uses_; // per connection slot: the use number of its latest user (conn_id.hpp)
     LiveConnections live_;            // ids of the connections here, for other threads
     Mailbox mailbox_{mailbox_capacity};
+    uint64_t ring_mail_wakes_ = 0; // Op::mailbox completions: wakes another worker sent through this ring
     std::vector<std::unique_ptr<InstancePresence>> presences_;
     ConnectionList closing_; // connections waiting to flush and FIN, oldest close request first
     std::vector<std::pair<uint32_t, uint32_t>> torn_down_this_turn_; // index, reuse tag

@@ -10,10 +10,12 @@
 #include "engine/worker_directory.hpp"
 
 #include <array>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <poll.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -56,6 +58,8 @@ public:
     static void settle_touched(Worker& w) { w.settle_touched(); }
     static void drain_mailbox(Worker& w) { w.drain_mailbox(); }
     static std::size_t pending_timers(const Worker& w) { return w.timers_.size(); }
+    static uint64_t ring_mail_wakes(const Worker& w) { return w.ring_mail_wakes_; }
+    static int wake_fd(const Worker& w) { return w.wake_fd_.get(); }
 };
 
 } // namespace ringd::engine
@@ -675,4 +679,87 @@ TEST_CASE("a replaced instance stops only after its last connection; its success
     CHECK(rig.rec.events == std::vector<std::string>{"worker_start 0", "open", "worker_start 0", "handover 0", "data 9",
                                                      "peer_shutdown", "close 0", "worker_stop 0"});
     rig.listener = next; // the Rig shuts down what now serves
+}
+
+namespace {
+
+std::atomic<int> worker_task_status{1};
+std::atomic<int> worker_task_runs{0};
+
+void note_worker_task(void*, void*, int status)
+{
+    worker_task_status = status;
+    ++worker_task_runs;
+}
+
+// Two workers, the first driven by the test's thread, and an instance to post as.
+struct TwoWorkers {
+    Record rec;
+    ringd_plugin_descriptor descriptor = recorder_descriptor(true, false);
+    Worker first{WorkerOptions{0, 2}};
+    Worker second{WorkerOptions{1, 2}};
+    Worker* const workers[2] = {&first, &second};
+    WorkerDirectory directory{workers};
+    std::shared_ptr<plugin_host::PluginInstance> instance;
+    std::shared_ptr<Listener> listener; // the instance, present on the second worker
+
+    TwoWorkers()
+    {
+        record = &rec;
+        worker_task_status = 1;
+        worker_task_runs = 0;
+        instance = plugin_host::PluginInstance::create(
+            plugin_host::PluginLibrary::builtin("recorder", &descriptor),
+            plugin_host::InstanceSpec{"rec", "{}", RINGD_KIND_STREAM, 2, host_table()});
+        config::ListenerConfig lc;
+        lc.name = "rec";
+        lc.endpoint = config::parse_endpoint("unix:@ringd-worker-test-two-" + std::to_string(::getpid()));
+        listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 2), instance);
+        WorkerTestAccess::start(first);
+    }
+    ~TwoWorkers() { record = nullptr; }
+};
+
+} // namespace
+
+TEST_CASE("a worker wakes another through its own ring (IORING_OP_MSG_RING), not the eventfd")
+{
+    TwoWorkers rig;
+    std::thread second_loop([&] { rig.second.run(); });
+    std::atomic<bool> serving{false};
+    rig.second.post([&](Worker& w) {
+        w.add_listener(rig.listener);
+        serving = true;
+    });
+    for (int i = 0; i < 500 && !serving; ++i)
+        std::this_thread::sleep_for(1ms); // its ring is enabled by now: MSG_RING can reach it
+    REQUIRE(serving);
+    REQUIRE(rig.second.post_worker(rig.instance, note_worker_task, nullptr) == 0); // on the first worker's thread
+    for (int i = 0; i < 100 && worker_task_runs == 0; ++i)
+        WorkerTestAccess::turn(rig.first, 10ms); // submits the MSG_RING with the turn's batch
+    CHECK(worker_task_runs == 1);
+    CHECK(worker_task_status == 0); // present there: the listener was added first (same thread, in order)
+    CHECK(WorkerTestAccess::ring_mail_wakes(rig.second) >= 1);
+    rig.second.post([](Worker& w) { w.begin_shutdown(Clock::now()); });
+    second_loop.join();
+    rig.first.begin_shutdown(Clock::now());
+}
+
+TEST_CASE("a wake the target's ring refuses falls back to its eventfd; a worker that never ran still runs its tasks")
+{
+    TwoWorkers rig; // the second worker never runs: its ring stays disabled, so MSG_RING to it fails (EBADFD)
+    REQUIRE(rig.second.post_worker(rig.instance, note_worker_task, nullptr) == 0); // on the first worker's thread
+    pollfd pfd{WorkerTestAccess::wake_fd(rig.second), POLLIN, 0};
+    for (int i = 0; i < 100 && ::poll(&pfd, 1, 0) == 0; ++i)
+        WorkerTestAccess::turn(rig.first, 10ms); // the failed MSG_RING's completion arrives here
+    CHECK(::poll(&pfd, 1, 0) == 1);              // its eventfd was written instead
+    CHECK(worker_task_runs == 0);
+    rig.first.begin_shutdown(Clock::now());
+    // Destroying a worker whose loop never ran runs what was posted to it, once, as not served there.
+    {
+        Worker third{WorkerOptions{2, 3}};
+        std::thread([&] { (void)third.post_worker(rig.instance, note_worker_task, nullptr); }).join();
+    }
+    CHECK(worker_task_runs == 1);
+    CHECK(worker_task_status == -ESRCH);
 }
