@@ -46,6 +46,39 @@ void free_message(void*, void* message)
 
 } // namespace
 
+// ---- connection ids (worker thread) ----------------------------------------------------------------------------
+
+// Picks a connection slot for `conn` and gives it the slot's next id. False when all conn_slot_limit slot
+// indexes are in use or retired.
+bool Worker::assign_slot(Connection& conn)
+{
+    uint32_t index;
+    if (!free_connection_indexes_.empty()) {
+        index = free_connection_indexes_.back();
+        free_connection_indexes_.pop_back();
+    } else {
+        if (connections_.size() >= conn_slot_limit) return false;
+        index = uint32_t(connections_.size());
+        connections_.emplace_back();
+        slot_uses_.push_back(0);
+    }
+    conn.index = index;
+    conn.id = make_conn_id(options_.index, index, ++slot_uses_[index]);
+    return true;
+}
+
+// Tells other threads (send_to, close_id, post) whether the connection is still there and takes output.
+void Worker::publish_state(const Connection& conn)
+{
+    LiveState state = LiveState::writable;
+    if (conn.torn_down()) {
+        state = LiveState::gone;
+    } else if (conn.closing() || conn.write != WriteSide::open) {
+        state = LiveState::closing;
+    }
+    live_.publish(conn.id, state);
+}
+
 // ---- the senders' side (any thread) -------------------------------------------------------------------------
 
 int Worker::send_to(ringd_conn_id id, const void* data, size_t len)
