@@ -274,7 +274,7 @@ int host_post(ringd_listener* self, ringd_conn_id id, ringd_conn_task_fn fn, voi
     std::shared_ptr<plugin_host::PluginInstance> keep = instance->weak_from_this().lock();
     if (!keep) return -ESHUTDOWN;
     try {
-        return owner->post(std::move(keep), id, fn, arg);
+        return owner->post_conn_task(std::move(keep), id, fn, arg);
     } catch (...) {
         return -ENOMEM;
     }
@@ -289,7 +289,7 @@ int host_post_worker(ringd_listener* self, uint32_t worker, ringd_worker_task_fn
     std::shared_ptr<plugin_host::PluginInstance> keep = instance->weak_from_this().lock();
     if (!keep) return -ESHUTDOWN;
     try {
-        return target->post_worker(std::move(keep), fn, arg);
+        return target->post_worker_task(std::move(keep), fn, arg);
     } catch (...) {
         return -ENOMEM;
     }

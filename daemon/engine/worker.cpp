@@ -118,6 +118,8 @@ void Worker::run()
         fail(e.what());
     }
     close_mailbox(); // tasks posted since the last turn still run once (orphaned); later ones are refused
+    // What those tasks sent to other workers woke them through this ring: hand that to the kernel too.
+    if (!failed_.load(std::memory_order_relaxed)) io_uring_submit(ring_.raw());
     children_.kill_all();
     children_.stop_launcher();
 }

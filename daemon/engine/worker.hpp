@@ -106,8 +106,9 @@ public:
     [[nodiscard]] LiveState connection_state(ringd_conn_id id) const { return live_.state(id); }
     int send_to(ringd_conn_id id, const void* data, size_t len);
     int close_id(ringd_conn_id id, uint32_t flags);
-    int post(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_conn_id id, ringd_conn_task_fn fn, void* arg);
-    int post_worker(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_worker_task_fn fn, void* arg);
+    int post_conn_task(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_conn_id id, ringd_conn_task_fn fn,
+                       void* arg);
+    int post_worker_task(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_worker_task_fn fn, void* arg);
     // Worker thread (worker_presence.cpp, worker_stream.cpp).
     [[nodiscard]] Connection* connection_by_id(ringd_conn_id id);
     int for_each_connection(const plugin_host::PluginInstance& instance, int (*fn)(void*, ringd_conn*), void* ctx);

@@ -99,7 +99,8 @@ int Worker::send_to(ringd_conn_id id, const void* data, size_t len)
     MessagePtr message = Message::make(MessageKind::send, len);
     message->target = id;
     if (len != 0) std::memcpy(message->payload(), data, len);
-    return deliver(std::move(message));
+    const int rc = deliver(std::move(message));
+    return rc == -ESHUTDOWN ? -ENOENT : rc; // the loop has ended: every connection of this worker is gone
 }
 
 int Worker::close_id(ringd_conn_id id, uint32_t flags)
@@ -112,11 +113,12 @@ int Worker::close_id(ringd_conn_id id, uint32_t flags)
     MessagePtr message = Message::make(MessageKind::close);
     message->target = id;
     message->close_flags = flags;
-    return deliver(std::move(message));
+    const int rc = deliver(std::move(message));
+    return rc == -ESHUTDOWN ? -ENOENT : rc;
 }
 
-int Worker::post(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_conn_id id, ringd_conn_task_fn fn,
-                 void* arg)
+int Worker::post_conn_task(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_conn_id id,
+                           ringd_conn_task_fn fn, void* arg)
 {
     if (live_.state(id) == LiveState::gone) {
         let_go(*this, std::move(instance));
@@ -137,7 +139,7 @@ int Worker::post(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_co
     return rc == -ESHUTDOWN ? -ENOENT : rc; // the loop has ended: every connection of this worker is gone
 }
 
-int Worker::post_worker(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_worker_task_fn fn, void* arg)
+int Worker::post_worker_task(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_worker_task_fn fn, void* arg)
 {
     MessagePtr message;
     try {

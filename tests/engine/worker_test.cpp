@@ -734,7 +734,7 @@ TEST_CASE("a worker wakes another through its own ring (IORING_OP_MSG_RING), not
     for (int i = 0; i < 500 && !serving; ++i)
         std::this_thread::sleep_for(1ms); // its ring is enabled by now: MSG_RING can reach it
     REQUIRE(serving);
-    REQUIRE(rig.second.post_worker(rig.instance, note_worker_task, nullptr) == 0); // on the first worker's thread
+    REQUIRE(rig.second.post_worker_task(rig.instance, note_worker_task, nullptr) == 0); // on the first worker's thread
     for (int i = 0; i < 100 && worker_task_runs == 0; ++i)
         WorkerTestAccess::turn(rig.first, 10ms); // submits the MSG_RING with the turn's batch
     CHECK(worker_task_runs == 1);
@@ -748,7 +748,7 @@ TEST_CASE("a worker wakes another through its own ring (IORING_OP_MSG_RING), not
 TEST_CASE("a wake the target's ring refuses falls back to its eventfd; a worker that never ran still runs its tasks")
 {
     TwoWorkers rig; // the second worker never runs: its ring stays disabled, so MSG_RING to it fails (EBADFD)
-    REQUIRE(rig.second.post_worker(rig.instance, note_worker_task, nullptr) == 0); // on the first worker's thread
+    REQUIRE(rig.second.post_worker_task(rig.instance, note_worker_task, nullptr) == 0); // on the first worker's thread
     pollfd pfd{WorkerTestAccess::wake_fd(rig.second), POLLIN, 0};
     for (int i = 0; i < 100 && ::poll(&pfd, 1, 0) == 0; ++i)
         WorkerTestAccess::turn(rig.first, 10ms); // the failed MSG_RING's completion arrives here
@@ -758,7 +758,7 @@ TEST_CASE("a wake the target's ring refuses falls back to its eventfd; a worker 
     // Destroying a worker whose loop never ran runs what was posted to it, once, as not served there.
     {
         Worker third{WorkerOptions{2, 3}};
-        std::thread([&] { (void)third.post_worker(rig.instance, note_worker_task, nullptr); }).join();
+        std::thread([&] { (void)third.post_worker_task(rig.instance, note_worker_task, nullptr); }).join();
     }
     CHECK(worker_task_runs == 1);
     CHECK(worker_task_status == -ESRCH);
