@@ -51,6 +51,7 @@ class CrossWorker(unittest.TestCase):
         self.d = Ringd(listeners=[listener("xw", tcp(self.port), test_plugin("crossworker"))], workers=WORKERS)
         self.d.start()
         self.addCleanup(self.d.cleanup)
+        self.addCleanup(self.d.assert_exits_cleanly)  # runs first: exit 0, no sanitizer report, no engine error
 
     def client(self, port=None):
         c = Client(port or self.port)
@@ -154,9 +155,6 @@ class CrossWorker(unittest.TestCase):
         c = self.client(new_port)
         self.assertEqual(c.ask("incr"), "counter 6")
         self.assertEqual(c.ask("handover"), f"handover main 1 workers {WORKERS}")
-        for client in (a, b, c):
-            client.close()
-        self.d.assert_exits_cleanly()
 
     def test_none_of_it_starts_a_thread(self):
         self.start()
