@@ -399,7 +399,7 @@ typedef struct ringd_host {
 } ringd_host;
 
 /* Whether the host table has `field` (a plugin built against a newer header, in an older host). */
-#define RINGD_HOST_HAS(host, field)                                                                            \
+#define RINGD_HOST_HAS(host, field)                                                                                    \
     ((host)->struct_size >= offsetof(ringd_host, field) + sizeof(((const ringd_host*)0)->field))
 
 /* What on_handover is told. Owned by the host; valid during the call. */
