@@ -725,6 +725,9 @@ struct TwoWorkers {
 TEST_CASE("a worker wakes another through its own ring (IORING_OP_MSG_RING), not the eventfd")
 {
     TwoWorkers rig;
+    // The ring setup this is about (where the kernel has it, as on the machines ringd is tested on).
+    INFO("ring setup: " << rig.second.ring().setup_description());
+    CHECK(rig.second.ring().setup_description() == "single-issuer, deferred task-run");
     std::thread second_loop([&] { rig.second.run(); });
     std::atomic<bool> serving{false};
     rig.second.post([&](Worker& w) {
