@@ -103,7 +103,6 @@ public:
     static constexpr std::size_t mailbox_capacity = std::size_t(16) << 20;
     // Any thread (worker_mail.cpp). Each returns 0 or a negative errno as documented in plugin.h; on the
     // connection's own worker, send_to and close_id act at once like send and close.
-    [[nodiscard]] LiveState connection_state(ringd_conn_id id) const { return live_.state(id); }
     int send_to(ringd_conn_id id, const void* data, size_t len);
     int close_id(ringd_conn_id id, uint32_t flags);
     int post_conn_task(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_conn_id id, ringd_conn_task_fn fn,
