@@ -221,6 +221,31 @@ int host_peer_credentials(ringd_conn* c, int32_t* pid, uint32_t* uid, uint32_t* 
     return 0;
 }
 
+// ---- ABI 1.1: outbound connections ----
+
+// ringd_connect_request as ABI 1.1 introduced it: a plugin passing less (or garbage) is refused unread.
+constexpr size_t connect_request_min_size = offsetof(ringd_connect_request, user) + sizeof(void*);
+
+int host_connect(ringd_listener* self, const ringd_connect_request* request, ringd_conn** out)
+{
+    if (out != nullptr) *out = nullptr;
+    Worker* here = Worker::current();
+    if (here == nullptr) {
+        try {
+            spdlog::error("plugin called connect() off a worker thread; refused with EPERM");
+        } catch (...) {
+        }
+        return -EPERM;
+    }
+    if (self == nullptr || out == nullptr || request == nullptr || request->struct_size < connect_request_min_size)
+        return -EINVAL;
+    try {
+        return here->connect(self, *request, out);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
 constexpr ringd_host table = {
     .abi_version = RINGD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ringd_host),
@@ -243,6 +268,21 @@ constexpr ringd_host table = {
     .send_datagram = &host_send_datagram,
     .spawn = &host_spawn,
     .peer_credentials = &host_peer_credentials,
+    .abi_minor = RINGD_PLUGIN_ABI_MINOR,
+    .conn_id = nullptr,
+    .send_to = nullptr,
+    .close_id = nullptr,
+    .post = nullptr,
+    .post_worker = nullptr,
+    .for_each_connection = nullptr,
+    .connect = &host_connect,
+    .queued_output = nullptr,
+    .notify_output_below = nullptr,
+    .worker_timer_start = nullptr,
+    .worker_timer_cancel = nullptr,
+    .metric_register = nullptr,
+    .metric_add = nullptr,
+    .metric_read = nullptr,
 };
 
 } // namespace

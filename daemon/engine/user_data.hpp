@@ -22,6 +22,7 @@ enum class Op : uint8_t {
     child_pidfd = 9,   // pidfd poll of a spawned child
     child_stdout = 10, // read from a child's stdout pipe
     child_stderr = 11, // read from a child's stderr pipe
+    connect = 12,      // an outbound connection's connect (its linked timeout completes as `ignore`)
 };
 
 inline constexpr uint32_t reuse_tag_mask = 0xffffffu;

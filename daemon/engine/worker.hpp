@@ -94,6 +94,10 @@ public:
     int send_datagram(DatagramContext& ctx, const void* data, size_t len, const sockaddr* to, socklen_t to_len);
     int spawn(Connection& conn, const ringd_spawn_request& request, ringd_spawn_done_fn done, void* ctx);
 
+    // -- outbound connections (worker_outbound.cpp; worker thread, any callback or task of the instance) --
+    // host->connect for the plugin instance whose handle is `self`, on the slot that serves it on this worker.
+    int connect(const ringd_listener* self, const ringd_connect_request& request, ringd_conn** out);
+
     // The worker index of the calling thread (for ringd_host.worker_index).
     [[nodiscard]] static uint32_t current_index();
     // The worker whose loop runs on the calling thread; nullptr on any other thread (main, a plugin's own).
@@ -131,6 +135,8 @@ private:
     void arm_accept(ListenerSlot& slot);
     void on_accept(ListenerSlot& slot, const io_uring_cqe& cqe);
     void open_connection(ListenerSlot& slot, int fd);
+    // A new open Connection for `fd` on `slot` (its current listener generation), in the slot's idle list.
+    Connection& add_connection(ListenerSlot& slot, int fd);
     void arm_recv(Connection& conn);
     void on_recv(Connection& conn, const io_uring_cqe& cqe);
     void on_send(Connection& conn, const io_uring_cqe& cqe);
@@ -162,6 +168,16 @@ private:
     [[nodiscard]] Connection* live_connection(uint32_t index, uint32_t reuse_tag);
     void report_stale(const io_uring_cqe& cqe, const char* what);
     template <class F> void invoke(Connection& conn, plugin_host::PluginCallback what, F&& callback);
+
+    // worker_outbound.cpp: outbound connections
+    [[nodiscard]] ListenerSlot* slot_of_instance(const ringd_listener* self);
+    void arm_connect(Connection& conn);
+    void on_connect_done(Connection& conn, const io_uring_cqe& cqe);
+    void connect_established(Connection& conn);
+    void connect_failed(Connection& conn, int error);
+    void abandon_connect(Connection& conn, ringd_close_reason reason); // teardown while on_connect is owed
+    void tell_connect_abandoned(Connection& conn, ringd_close_reason reason);
+    void outbound_closed(Connection& conn);
 
     // worker_datagram.cpp: datagram listeners
     void arm_recvmsg(ListenerSlot& slot);

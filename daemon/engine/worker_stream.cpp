@@ -1,7 +1,8 @@
 // Stream connections (TCP and Unix): accept, receive, ordered sends, backpressure and graceful close.
 //
 // Lifecycle of a connection (Phase in connection.hpp):
-//   accepted -> open (multishot recv armed, in its slot's idle list)
+//   accepted -> open (multishot recv armed, in its slot's idle list); an outbound connection (host->connect)
+//   starts as connecting and becomes open when its connect completes (worker_outbound.cpp)
 //   -> closing (plugin, peer FIN, idle timeout, shutdown): stop handing data to the plugin, flush
 //   -> flushed: shutdown(SHUT_WR) so the peer sees FIN after the last byte, then wait for the peer's FIN while
 //      discarding input ("lingering close": closing with unread input would make the kernel send RST, which
@@ -77,7 +78,22 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
         }
     }
     listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
+    Connection& conn = add_connection(slot, fd);
 
+    const auto& d = listener.plugin()->d();
+    if (d.on_open != nullptr) {
+        void* instance = listener.plugin()->instance();
+        bool refused = false;
+        invoke(conn, PluginCallback::on_open,
+               [&] { refused = d.on_open(instance, reinterpret_cast<ringd_conn*>(&conn)) != 0; });
+        if (refused && !conn.torn_down()) teardown(conn, RINGD_CLOSE_LOCAL, true);
+        if (conn.torn_down()) return;
+    }
+    update_reading(conn);
+}
+
+Connection& Worker::add_connection(ListenerSlot& slot, int fd)
+{
     uint32_t index;
     if (!free_connection_indexes_.empty()) {
         index = free_connection_indexes_.back();
@@ -91,7 +107,7 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     Connection& conn = *conn_ptr;
     conn.worker = this;
     conn.slot = &slot;
-    conn.listener = &listener;
+    conn.listener = slot.listener.get();
     hold_generation(slot, slot.listener);
     conn.index = index;
     conn.reuse_tag = next_reuse_tag_++ & reuse_tag_mask;
@@ -101,17 +117,7 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     ++slot.connections;
     live_connections_.fetch_add(1, std::memory_order_relaxed);
     slot.idle.push_back(&conn);
-
-    const auto& d = listener.plugin()->d();
-    if (d.on_open != nullptr) {
-        void* instance = listener.plugin()->instance();
-        bool refused = false;
-        invoke(conn, PluginCallback::on_open,
-               [&] { refused = d.on_open(instance, reinterpret_cast<ringd_conn*>(&conn)) != 0; });
-        if (refused && !conn.torn_down()) teardown(conn, RINGD_CLOSE_LOCAL, true);
-        if (conn.torn_down()) return;
-    }
-    update_reading(conn);
+    return conn;
 }
 
 // A slot keeps every listener generation alive that one of its connections still uses.
@@ -155,7 +161,7 @@ void Worker::arm_recv(Connection& conn)
 void Worker::update_reading(Connection& conn)
 {
     bool want;
-    if (conn.torn_down() || conn.read != ReadSide::open) {
+    if (conn.torn_down() || conn.phase == Phase::connecting || conn.read != ReadSide::open) {
         want = false;
     } else if (conn.phase == Phase::closing) {
         want = conn.recv != RecvOp::idle || conn.write == WriteSide::fin_sent;
@@ -317,6 +323,7 @@ void Worker::settle(Connection& conn)
 {
     if (conn.phase == Phase::aborting) teardown(conn, conn.close_reason, true);
     if (conn.torn_down()) return;
+    if (conn.phase == Phase::connecting) return; // nothing is sent or read before the connect completes
     flush(conn);
     const uint64_t cap = conn.listener->config().limits.max_output_buffer;
     if (conn.out.bytes() > cap) {
@@ -360,6 +367,8 @@ bool Worker::nothing_to_read(Connection& conn)
 void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
 {
     if (conn.closing()) return;
+    // Nothing can be flushed before the connection exists: a close while connecting cancels the connect.
+    if (conn.phase == Phase::connecting) return mark_aborting(conn, reason);
     conn.phase = Phase::closing;
     conn.close_reason = reason;
     conn.close_deadline = now_ + options_.shutdown_timeout;
@@ -399,6 +408,7 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     // A send blocked on a peer that never reads holds its own reference to the socket: closing the fd alone
     // would leave the connection (and this slot) alive forever. Cancelling completes it with -ECANCELED.
     if (conn.send_in_flight) cancel_op(make_user_data(Op::send, conn.index, conn.reuse_tag));
+    if (conn.connect == ConnectOp::in_flight) abandon_connect(conn, reason); // on_connect comes before on_close
     const auto& d = conn.listener->plugin()->d();
     if (d.on_close != nullptr) {
         void* instance = conn.listener->plugin()->instance();
@@ -420,7 +430,11 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     io_uring_sqe_set_data64(sqe, make_user_data(Op::close, conn.index, conn.reuse_tag));
     conn.fd = -1;
     torn_down_this_turn_.push_back({conn.index, conn.reuse_tag});
-    conn.listener->remove_connection(); // max_connections admits a successor at once
+    if (conn.outbound) {
+        outbound_closed(conn);
+    } else {
+        conn.listener->remove_connection(); // max_connections admits a successor at once
+    }
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 

@@ -89,6 +89,8 @@ public:
     [[nodiscard]] void* instance() const { return instance_; }
     [[nodiscard]] const PluginLibrary& library() const { return *library_; }
     [[nodiscard]] const std::string& listener_name() const { return handle_->name; }
+    // The handle the instance was given (ringd_instance_args.listener), which it passes back as `self`.
+    [[nodiscard]] const ringd_listener* handle() const { return handle_.get(); }
     // Whom calls into this instance go to, for plugin_call_failed(); counts nothing (a Listener adds its
     // counters to a copy).
     [[nodiscard]] const PluginCallTarget& call_target() const { return call_target_; }

@@ -26,6 +26,8 @@ const char* to_string(PluginCallback callback) noexcept
         return "on_timer";
     case PluginCallback::spawn_done:
         return "spawn_done";
+    case PluginCallback::on_connect:
+        return "on_connect";
     }
     return "?";
 }
@@ -38,6 +40,7 @@ const char* consequence(PluginCallback callback) noexcept
     case PluginCallback::on_peer_shutdown:
     case PluginCallback::on_timer:
     case PluginCallback::spawn_done:
+    case PluginCallback::on_connect:
         return "connection aborted";
     case PluginCallback::on_close:
         return "the connection was closing anyway";

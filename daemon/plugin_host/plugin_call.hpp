@@ -6,6 +6,7 @@
 // tells the caller that the call failed. The caller then applies the one policy for that callback:
 //
 //   on_open, on_data, on_peer_shutdown, on_timer, spawn_done  the connection is aborted (reset), nothing else
+//   on_connect                                                the same: that outbound connection is aborted
 //   on_close                                                  logged and counted; the connection is going anyway
 //   on_datagram                                               that datagram is dropped; the listener goes on
 //   create                                                    a configuration error: start or reload fails
@@ -39,6 +40,7 @@ enum class PluginCallback : uint8_t {
     on_datagram,
     on_timer,
     spawn_done,
+    on_connect, // ABI 1.1: an outbound connection's outcome
 };
 
 // The callback's name as plugin.h spells it ("on_data"); a string literal, safe in a signal handler.
