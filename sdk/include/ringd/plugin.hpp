@@ -11,6 +11,7 @@
 #ifndef RINGD_PLUGIN_HPP
 #define RINGD_PLUGIN_HPP
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -140,11 +141,23 @@ private:
     socklen_t peer_len_;
 };
 
+// ---- outbound connections (ABI 1.1) ----
+
+// What Handler::connect returns: the new connection (valid until its on_close returns), or why there is none.
+struct ConnectResult {
+    int error;             // 0, or a negative errno: -EAGAIN, -EINVAL, -EPERM, -ESHUTDOWN, -ENOSYS (a 1.0 host), ...
+    Connection connection; // meaningful only when error == 0
+    explicit operator bool() const { return error == 0; }
+};
+
 // Base class of a plugin's per-listener instance. Callbacks for different connections may run concurrently
 // on different workers (see plugin.h), so keep per-connection state behind Connection::user().
 class Handler {
 public:
-    explicit Handler(const InstanceArgs& args) : host_(args.raw->host), log_(args.raw->host, args.raw->listener) {}
+    explicit Handler(const InstanceArgs& args)
+        : host_(args.raw->host), log_(args.raw->host, args.raw->listener), handle_(args.raw->listener)
+    {
+    }
     virtual ~Handler() = default;
     Handler(const Handler&) = delete;
     Handler& operator=(const Handler&) = delete;
@@ -158,12 +171,37 @@ public:
     virtual void on_datagram(const Datagram&) {}
     virtual void on_timer(Connection, int64_t /*timer_id*/, void* /*arg*/) {}
 
+    // -- outbound connections (ABI 1.1) --
+    // Opens a stream connection to `address` (AF_INET, AF_INET6 or AF_UNIX) from a worker thread, in any callback
+    // of this instance. The outcome arrives as on_connect(); sends made before it are queued. timeout_ms 0 = 10 s;
+    // `user` is the connection's initial user pointer.
+    ConnectResult connect(const sockaddr* address, socklen_t address_len, uint32_t timeout_ms = 0,
+                          void* user = nullptr) const
+    {
+        if (!RINGD_HOST_HAS(host_, connect)) return {-ENOSYS, Connection(host_, nullptr)};
+        ringd_connect_request request{};
+        request.struct_size = sizeof request;
+        request.timeout_ms = timeout_ms;
+        request.address = address;
+        request.address_len = address_len;
+        request.user = user;
+        ringd_conn* conn = nullptr;
+        const int rc = host_->connect(handle_, &request, &conn);
+        return {rc, Connection(host_, rc == 0 ? conn : nullptr)};
+    }
+    // error 0: established; otherwise -ECONNREFUSED, -ETIMEDOUT, -ECANCELED (closed before the outcome), ...,
+    // and on_close follows.
+    virtual void on_connect(Connection, int /*error*/) {}
+
     [[nodiscard]] const ringd_host* host() const { return host_; }
     [[nodiscard]] const Logger& log() const { return log_; }
+    // The instance's own handle (ringd_instance_args.listener), for the host calls that take `self`.
+    [[nodiscard]] ringd_listener* handle() const { return handle_; }
 
 private:
     const ringd_host* host_;
     Logger log_;
+    ringd_listener* handle_;
 };
 
 namespace detail {
@@ -264,22 +302,38 @@ template <class H> struct Trampolines {
         }
     }
 
+    static void on_connect(void* instance, ringd_conn* conn, int error) noexcept
+    {
+        try {
+            self(instance)->on_connect(Connection(self(instance)->host(), conn), error);
+        } catch (...) {
+            connection_failed(self(instance), conn, "on_connect");
+        }
+    }
+
     static const ringd_plugin_descriptor* descriptor(const char* name, const char* version, uint32_t kinds) noexcept
     {
         static const ringd_plugin_descriptor d = {
-            RINGD_PLUGIN_ABI_VERSION,
-            sizeof(ringd_plugin_descriptor),
-            name,
-            version,
-            kinds,
-            &create,
-            &destroy,
-            &on_open,
-            &on_data,
-            &on_peer_shutdown,
-            &on_close,
-            &on_datagram,
-            &on_timer,
+            .abi_version = RINGD_PLUGIN_ABI_VERSION,
+            .struct_size = sizeof(ringd_plugin_descriptor),
+            .name = name,
+            .version = version,
+            .socket_kinds = kinds,
+            .create = &create,
+            .destroy = &destroy,
+            .on_open = &on_open,
+            .on_data = &on_data,
+            .on_peer_shutdown = &on_peer_shutdown,
+            .on_close = &on_close,
+            .on_datagram = &on_datagram,
+            .on_timer = &on_timer,
+            .abi_minor = RINGD_PLUGIN_ABI_MINOR,
+            .on_connect = &on_connect,
+            .on_output_drained = nullptr,
+            .on_worker_start = nullptr,
+            .on_worker_stop = nullptr,
+            .on_worker_timer = nullptr,
+            .on_handover = nullptr,
         };
         return &d;
     }
