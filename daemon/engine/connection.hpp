@@ -12,6 +12,7 @@
 #include "engine/timer_queue.hpp"
 
 #include <cstdint>
+#include <linux/time_types.h>
 #include <memory>
 #include <optional>
 #include <ringd/plugin.h>
@@ -74,11 +75,13 @@ struct InstancePresence {
 
 // Where a connection is in its life. Moves only forward, in this order; a step may be skipped.
 enum class Phase : uint8_t {
-    open,      // on_open has run (or is running); the plugin gets on_data
-    closing,   // a close was asked for: no more on_data; queued output is flushed, then FIN, then input is
-               // discarded until the peer's FIN ("lingering close"), bounded by the close deadline
-    aborting,  // a reset was asked for (plugin abort, or a callback threw): torn down when the callback returns
-    torn_down, // on_close has run and the close is queued; only completions still owed keep the slot
+    connecting, // outbound (host->connect), not established yet: sends are queued, nothing is read or sent; a
+                // close or abort cancels the connect (worker_outbound.cpp)
+    open,       // on_open has run (or is running), or on_connect(0) has; the plugin gets on_data
+    closing,    // a close was asked for: no more on_data; queued output is flushed, then FIN, then input is
+                // discarded until the peer's FIN ("lingering close"), bounded by the close deadline
+    aborting,   // a reset was asked for (plugin abort, or a callback threw): torn down when the callback returns
+    torn_down,  // on_close has run and the close is queued; only completions still owed keep the slot
 };
 
 // Our side of the byte stream.
@@ -100,6 +103,21 @@ enum class RecvOp : uint8_t {
     idle,
     armed,
     cancelling, // a cancel is on its way; completions (data included) still arrive until the final one
+};
+
+// An outbound connection's IORING_OP_CONNECT. It is in flight from host->connect until its completion; on_connect
+// is owed exactly while it is `in_flight` (teardown tells it -ECANCELED and moves it to `cancelling`).
+enum class ConnectOp : uint8_t {
+    none,       // accepted connection, or the connect's completion has arrived
+    in_flight,  // submitted; on_connect not told yet
+    cancelling, // torn down first: on_connect was told -ECANCELED, the completion is still owed
+};
+
+// What an outbound connect's SQEs point at: kept until the connect's completion, whenever the kernel reads it.
+struct ConnectAttempt {
+    sockaddr_storage address{};
+    socklen_t address_len = 0;
+    __kernel_timespec timeout{};
 };
 
 struct Connection {
@@ -130,6 +148,8 @@ struct Connection {
     uint16_t inflight = 0;         // SQEs whose completions are still owed; the slot is reused only at 0
     uint16_t running_children = 0; // spawned commands not yet delivered: the connection is not idle
     Phase phase = Phase::open;
+    ConnectOp connect = ConnectOp::none;
+    bool outbound = false; // opened by host->connect: counts against max_outbound_connections, not max_connections
     WriteSide write = WriteSide::open;
     ReadSide read = ReadSide::open;
     RecvOp recv = RecvOp::idle;
@@ -142,8 +162,10 @@ struct Connection {
 
     msghdr send_msg{};
     iovec send_iov[max_send_iov]{};
+    std::unique_ptr<ConnectAttempt> connect_attempt; // outbound: until the connect's completion arrives
 
-    [[nodiscard]] bool closing() const { return phase != Phase::open; }
+    // A close or abort was asked for (or done): the plugin may not queue more. Not while connecting.
+    [[nodiscard]] bool closing() const { return phase != Phase::connecting && phase != Phase::open; }
     [[nodiscard]] bool torn_down() const { return phase == Phase::torn_down; }
     // One line for logs: "phase=closing write=fin_sent read=open recv=armed send=1 paused=plugin ..."
     [[nodiscard]] std::string describe() const;
@@ -153,5 +175,6 @@ struct Connection {
 [[nodiscard]] const char* to_string(WriteSide write);
 [[nodiscard]] const char* to_string(ReadSide read);
 [[nodiscard]] const char* to_string(RecvOp recv);
+[[nodiscard]] const char* to_string(ConnectOp connect);
 
 } // namespace ringd::engine

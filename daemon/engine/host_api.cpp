@@ -223,7 +223,7 @@ int host_peer_credentials(ringd_conn* c, int32_t* pid, uint32_t* uid, uint32_t* 
     return 0;
 }
 
-// ---- ABI 1.1 (all but connect) -------------------------------------------------------------------------------
+// ---- ABI 1.1 -------------------------------------------------------------------------------
 
 // The worker that owns `id`, or nullptr for an id that cannot be valid (0, or naming no running worker).
 Worker* owner_of(ringd_conn_id id)
@@ -303,6 +303,31 @@ int host_for_each_connection(ringd_listener* self, int (*fn)(void* ctx, ringd_co
     if (here == nullptr) return -EPERM;
     try {
         return here->for_each_connection(*instance, fn, ctx);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+// ---- ABI 1.1: outbound connections ----
+
+// ringd_connect_request as ABI 1.1 introduced it: a plugin passing less (or garbage) is refused unread.
+constexpr size_t connect_request_min_size = offsetof(ringd_connect_request, user) + sizeof(void*);
+
+int host_connect(ringd_listener* self, const ringd_connect_request* request, ringd_conn** out)
+{
+    if (out != nullptr) *out = nullptr;
+    Worker* here = Worker::current();
+    if (here == nullptr) {
+        try {
+            spdlog::error("plugin called connect() off a worker thread; refused with EPERM");
+        } catch (...) {
+        }
+        return -EPERM;
+    }
+    if (self == nullptr || out == nullptr || request == nullptr || request->struct_size < connect_request_min_size)
+        return -EINVAL;
+    try {
+        return here->connect(self, *request, out);
     } catch (...) {
         return -ENOMEM;
     }
@@ -397,7 +422,7 @@ constexpr ringd_host table = {
     .post = &host_post,
     .post_worker = &host_post_worker,
     .for_each_connection = &host_for_each_connection,
-    .connect = nullptr, // outbound connections: not in this host yet (RINGD_HOST_HAS is true, the pointer NULL)
+    .connect = &host_connect,
     .queued_output = &host_queued_output,
     .notify_output_below = &host_notify_output_below,
     .worker_timer_start = &host_worker_timer_start,

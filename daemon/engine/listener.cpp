@@ -162,6 +162,14 @@ bool Listener::try_add_connection()
     return false;
 }
 
+bool Listener::try_add_outbound()
+{
+    const uint32_t now = sockets_->open_outbound.fetch_add(1, std::memory_order_relaxed);
+    if (now < config_.limits.outbound_limit()) return true;
+    sockets_->open_outbound.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+}
+
 void ListenerSockets::stop_listening()
 {
     // On a listening socket, shutdown() makes Linux stop listening: queued connections are reset, new ones

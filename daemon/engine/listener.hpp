@@ -57,6 +57,9 @@ public:
     // Open connections at this address, across workers and across the listener generations that share it,
     // so a reload cannot reset the count that max_connections is checked against.
     std::atomic<uint32_t> open_connections{0};
+    // Outbound connections (host->connect) open for this address's plugin instances, counted the same way
+    // against max_outbound_connections.
+    std::atomic<uint32_t> open_outbound{0};
 
 private:
     ListenerSockets(config::Endpoint endpoint, std::vector<UniqueFd> fds, bool owns_path);
@@ -78,6 +81,11 @@ struct ListenerCounters {
     std::atomic<uint64_t> datagrams_dropped{0};
     std::atomic<uint64_t> datagram_send_failures{0}; // sends the kernel failed (completion res < 0)
     std::atomic<uint64_t> recvmsg_errors{0};         // recvmsg completions with an error (not ENOBUFS)
+    // outbound: connections the plugin opened with host->connect.
+    std::atomic<uint64_t> outbound_opened{0};  // outbound: established (on_connect with 0)
+    std::atomic<uint64_t> outbound_failed{0};  // outbound: on_connect with an error (refused, timeout, cancelled)
+    std::atomic<uint64_t> outbound_refused{0}; // outbound: connect() refused at max_outbound_connections
+    std::atomic<uint64_t> outbound_active{0};  // outbound: open now (connecting or established); a gauge
 };
 
 class Listener {
@@ -111,6 +119,9 @@ public:
     {
         return sockets_->open_connections.load(std::memory_order_relaxed);
     }
+    // The same for outbound connections, against max_outbound_connections.
+    [[nodiscard]] bool try_add_outbound();
+    void remove_outbound() { sockets_->open_outbound.fetch_sub(1, std::memory_order_relaxed); }
 
     ListenerCounters counters;
 

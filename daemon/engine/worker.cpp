@@ -204,6 +204,7 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         return;
     case Op::recv:
     case Op::send:
+    case Op::connect:
         break;
     case Op::child_pidfd:
         if (!children_.owns(index, user_data_reuse_tag(ud))) return report_stale(cqe, "child process");
@@ -229,6 +230,9 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         break;
     case Op::send:
         on_send(*conn, cqe);
+        break;
+    case Op::connect:
+        on_connect_done(*conn, cqe);
         break;
     default:
         break;
@@ -434,7 +438,7 @@ void Worker::begin_shutdown(Clock::time_point deadline)
         if (slot && !slot->retiring) retire_listener(slot->listener.get(), std::nullopt);
     }
     for (auto& conn : connections_) {
-        if (conn && conn->phase == Phase::open) request_close(*conn, RINGD_CLOSE_SHUTDOWN);
+        if (conn && !conn->closing()) request_close(*conn, RINGD_CLOSE_SHUTDOWN); // open or connecting
     }
 }
 

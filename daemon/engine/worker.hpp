@@ -114,6 +114,9 @@ public:
     int64_t worker_timer_start(const plugin_host::PluginInstance& instance, uint64_t delay_ms, void* arg);
     int worker_timer_cancel(const plugin_host::PluginInstance& instance, int64_t id);
     int notify_output_below(Connection& conn, size_t low_water);
+    // -- outbound connections (worker_outbound.cpp; worker thread, any callback or task of the instance) --
+    // host->connect for the plugin instance whose handle is `self`, on the slot that serves it on this worker.
+    int connect(const ringd_listener* self, const ringd_connect_request& request, ringd_conn** out);
 
     // The worker index of the calling thread (for ringd_host.worker_index).
     [[nodiscard]] static uint32_t current_index();
@@ -152,6 +155,9 @@ private:
     void arm_accept(ListenerSlot& slot);
     void on_accept(ListenerSlot& slot, const io_uring_cqe& cqe);
     void open_connection(ListenerSlot& slot, int fd);
+    // A new open Connection for `fd` on `slot` (its current listener generation), in the slot's idle list;
+    // nullptr when this worker has no connection slot left (conn_slot_limit): the caller still owns `fd`.
+    [[nodiscard]] Connection* add_connection(ListenerSlot& slot, int fd);
     void arm_recv(Connection& conn);
     void on_recv(Connection& conn, const io_uring_cqe& cqe);
     void on_send(Connection& conn, const io_uring_cqe& cqe);
@@ -186,6 +192,16 @@ private:
     template <class F>
     void invoke(Connection& conn, const plugin_host::PluginCallTarget& target, plugin_host::PluginCallback what,
                 F&& callback);
+
+    // worker_outbound.cpp: outbound connections
+    [[nodiscard]] ListenerSlot* slot_of_instance(const ringd_listener* self);
+    void arm_connect(Connection& conn);
+    void on_connect_done(Connection& conn, const io_uring_cqe& cqe);
+    void connect_established(Connection& conn);
+    void connect_failed(Connection& conn, int error);
+    void abandon_connect(Connection& conn, ringd_close_reason reason); // teardown while on_connect is owed
+    void tell_connect_abandoned(Connection& conn, ringd_close_reason reason);
+    void outbound_closed(Connection& conn);
 
     // worker_datagram.cpp: datagram listeners
     void arm_recvmsg(ListenerSlot& slot);

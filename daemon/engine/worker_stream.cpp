@@ -1,7 +1,8 @@
 // Stream connections (TCP and Unix): accept, receive, ordered sends, backpressure and graceful close.
 //
 // Lifecycle of a connection (Phase in connection.hpp):
-//   accepted -> open (multishot recv armed, in its slot's idle list)
+//   accepted -> open (multishot recv armed, in its slot's idle list); an outbound connection (host->connect)
+//   starts as connecting and becomes open when its connect completes (worker_outbound.cpp)
 //   -> closing (plugin, peer FIN, idle timeout, shutdown): stop handing data to the plugin, flush
 //   -> flushed: shutdown(SHUT_WR) so the peer sees FIN after the last byte, then wait for the peer's FIN while
 //      discarding input ("lingering close": closing with unread input would make the kernel send RST, which
@@ -76,10 +77,8 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
             return;
         }
     }
-    static_assert(sizeof(Connection) < 1024, "Connection is per-connection memory: keep it small");
-    auto conn_ptr = std::make_unique<Connection>();
-    Connection& conn = *conn_ptr;
-    if (!assign_slot(conn)) {
+    Connection* added = add_connection(slot, fd);
+    if (added == nullptr) {
         spdlog::error("[{}] worker {} has {} connection slots in use: refusing a connection", listener.name(),
                       options_.index, conn_slot_limit);
         listener.counters.refused_max_connections.fetch_add(1, std::memory_order_relaxed);
@@ -88,6 +87,27 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
         return;
     }
     listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
+    Connection& conn = *added;
+
+    const auto& d = listener.plugin()->d();
+    if (d.on_open != nullptr) {
+        void* instance = listener.plugin()->instance();
+        bool refused = false;
+        invoke(conn, PluginCallback::on_open,
+               [&] { refused = d.on_open(instance, reinterpret_cast<ringd_conn*>(&conn)) != 0; });
+        if (refused && !conn.torn_down()) teardown(conn, RINGD_CLOSE_LOCAL, true);
+        if (conn.torn_down()) return;
+    }
+    update_reading(conn);
+}
+
+Connection* Worker::add_connection(ListenerSlot& slot, int fd)
+{
+    static_assert(sizeof(Connection) < 1024, "Connection is per-connection memory: keep it small");
+    auto conn_ptr = std::make_unique<Connection>();
+    Connection& conn = *conn_ptr;
+    if (!assign_slot(conn)) return nullptr;
+    Listener& listener = *slot.listener;
     conn.worker = this;
     conn.slot = &slot;
     conn.listener = &listener;
@@ -101,17 +121,7 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     ++slot.connections;
     live_connections_.fetch_add(1, std::memory_order_relaxed);
     slot.idle.push_back(&conn);
-
-    const auto& d = listener.plugin()->d();
-    if (d.on_open != nullptr) {
-        void* instance = listener.plugin()->instance();
-        bool refused = false;
-        invoke(conn, PluginCallback::on_open,
-               [&] { refused = d.on_open(instance, reinterpret_cast<ringd_conn*>(&conn)) != 0; });
-        if (refused && !conn.torn_down()) teardown(conn, RINGD_CLOSE_LOCAL, true);
-        if (conn.torn_down()) return;
-    }
-    update_reading(conn);
+    return &conn;
 }
 
 // ---- receive -----------------------------------------------------------------------------------------------
@@ -133,7 +143,7 @@ void Worker::arm_recv(Connection& conn)
 void Worker::update_reading(Connection& conn)
 {
     bool want;
-    if (conn.torn_down() || conn.read != ReadSide::open) {
+    if (conn.torn_down() || conn.phase == Phase::connecting || conn.read != ReadSide::open) {
         want = false;
     } else if (conn.phase == Phase::closing) {
         want = conn.recv != RecvOp::idle || conn.write == WriteSide::fin_sent;
@@ -295,6 +305,7 @@ void Worker::settle(Connection& conn)
 {
     if (conn.phase == Phase::aborting) teardown(conn, conn.close_reason, true);
     if (conn.torn_down()) return;
+    if (conn.phase == Phase::connecting) return; // nothing is sent or read before the connect completes
     flush(conn);
     const uint64_t cap = conn.listener->config().limits.max_output_buffer;
     if (conn.out.bytes() > cap) {
@@ -348,6 +359,8 @@ bool Worker::nothing_to_read(Connection& conn)
 void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
 {
     if (conn.closing()) return;
+    // Nothing can be flushed before the connection exists: a close while connecting cancels the connect.
+    if (conn.phase == Phase::connecting) return mark_aborting(conn, reason);
     conn.phase = Phase::closing;
     conn.close_reason = reason;
     conn.close_deadline = now_ + options_.shutdown_timeout;
@@ -391,6 +404,7 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     // A send blocked on a peer that never reads holds its own reference to the socket: closing the fd alone
     // would leave the connection (and this slot) alive forever. Cancelling completes it with -ECANCELED.
     if (conn.send_in_flight) cancel_op(make_user_data(Op::send, conn.index, conn.reuse_tag));
+    if (conn.connect == ConnectOp::in_flight) abandon_connect(conn, reason); // on_connect comes before on_close
     const auto& d = conn.listener->plugin()->d();
     if (d.on_close != nullptr) {
         void* instance = conn.listener->plugin()->instance();
@@ -412,7 +426,11 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     io_uring_sqe_set_data64(sqe, make_user_data(Op::close, conn.index, conn.reuse_tag));
     conn.fd = -1;
     torn_down_this_turn_.push_back({conn.index, conn.reuse_tag});
-    conn.listener->remove_connection(); // max_connections admits a successor at once
+    if (conn.outbound) {
+        outbound_closed(conn);
+    } else {
+        conn.listener->remove_connection(); // max_connections admits a successor at once
+    }
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 

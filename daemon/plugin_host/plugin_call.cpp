@@ -42,6 +42,8 @@ const char* to_string(PluginCallback callback) noexcept
         return "on_worker_timer";
     case PluginCallback::on_handover:
         return "on_handover";
+    case PluginCallback::on_connect:
+        return "on_connect";
     }
     return "?";
 }
@@ -56,6 +58,7 @@ const char* consequence(PluginCallback callback) noexcept
     case PluginCallback::spawn_done:
     case PluginCallback::on_output_drained:
     case PluginCallback::for_each_connection:
+    case PluginCallback::on_connect:
         return "connection aborted";
     case PluginCallback::conn_task:
         // With a connection the caller aborts it; with none (it was gone) there is nothing to abort.

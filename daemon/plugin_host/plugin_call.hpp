@@ -6,8 +6,9 @@
 // tells the caller that the call failed. The caller then applies the one policy for that callback:
 //
 //   on_open, on_data, on_peer_shutdown, on_timer, spawn_done  the connection is aborted (reset), nothing else
-//   on_output_drained, conn_task (with a connection),
-//   for_each_connection (the function it was given)
+//   on_connect, on_output_drained, conn_task (with a
+//   connection), for_each_connection (the function it was
+//   given)                                                    the same: that connection is aborted
 //   on_close                                                  logged and counted; the connection is going anyway
 //   on_datagram                                               that datagram is dropped; the listener goes on
 //   create                                                    a configuration error: start or reload fails
@@ -44,7 +45,7 @@ enum class PluginCallback : uint8_t {
     on_datagram,
     on_timer,
     spawn_done,
-    // ABI 1.1 (all but connect/on_connect)
+    // ABI 1.1
     conn_task,           // a task from host->post
     worker_task,         // a task from host->post_worker
     for_each_connection, // the function a plugin gave host->for_each_connection
@@ -53,6 +54,7 @@ enum class PluginCallback : uint8_t {
     on_worker_stop,
     on_worker_timer,
     on_handover,
+    on_connect, // an outbound connection's outcome
 };
 
 // The callback's name as plugin.h spells it ("on_data"); a string literal, safe in a signal handler.

@@ -57,8 +57,9 @@ std::string describe(const config::ListenerConfig& l, const plugin_host::PluginI
                                    p.d().version != nullptr ? p.d().version : "?", l.plugin_path.string());
     if (l.endpoint.is_stream()) { // connection limits mean nothing to a datagram listener
         const auto& lim = l.limits;
-        line += fmt::format(", max_connections {}, idle_timeout {}ms, max_output_buffer {}", lim.max_connections,
-                            lim.idle_timeout.count(), lim.max_output_buffer);
+        line +=
+            fmt::format(", max_connections {}, idle_timeout {}ms, max_output_buffer {}, max_outbound_connections {}",
+                        lim.max_connections, lim.idle_timeout.count(), lim.max_output_buffer, lim.outbound_limit());
     }
     if (l.endpoint.is_unix() && !l.endpoint.is_abstract_unix()) line += fmt::format(", mode {:04o}", l.unix_mode);
     return line;

@@ -351,10 +351,15 @@ typedef struct ringd_host {
      * engine. On success returns 0 and sets *conn (valid until on_close returns, like an accepted one); sends
      * made before the connection is established are queued and go out once it is. The outcome arrives as
      * on_connect(instance, conn, 0 or -errno); after a failure on_close(RINGD_CLOSE_ERROR) follows at once.
+     * A close (either flag), the idle timeout or a shutdown before the outcome cancels the connect and drops
+     * what was queued: on_connect(-ECANCELED, or -ETIMEDOUT for the idle timeout), then on_close with the
+     * reason. So every connection connect() returned gets exactly one on_connect, before its on_close.
      * Outbound connections belong to the instance: they run on the calling worker, count against the
      * listener's max_outbound_connections and idle_timeout, and are closed by a shutdown like accepted ones.
      * Errors: -EPERM off a worker thread, -EINVAL (bad request or address), -EAGAIN when
-     * max_outbound_connections are open, -ESHUTDOWN when the daemon is stopping, or a socket(2) errno. */
+     * max_outbound_connections are open, -ESHUTDOWN when the daemon is stopping or the instance no longer
+     * takes new connections (a reload replaced it, or its listener was removed), -EOPNOTSUPP for the instance
+     * of a udp:// listener (outbound connections use the limits of a stream listener), or a socket(2) errno. */
     int (*connect)(ringd_listener* self, const ringd_connect_request* request, ringd_conn** conn);
 
     /* -- flow control -- */
@@ -447,8 +452,8 @@ typedef struct ringd_plugin_descriptor {
     uint32_t abi_minor; /* RINGD_PLUGIN_ABI_MINOR the plugin was built with */
 
     /* An outbound connection (host->connect) is established (error 0) or failed (-errno: -ECONNREFUSED,
-     * -ETIMEDOUT, ...; on_close follows at once). Then the connection gets the same callbacks as an accepted
-     * one. */
+     * -ETIMEDOUT, -ECANCELED when it was closed first, ...; on_close follows at once). Then the connection gets
+     * the same callbacks as an accepted one. */
     void (*on_connect)(void* instance, ringd_conn* conn, int error);
 
     /* The output armed by host->notify_output_below fell to its low-water mark. */

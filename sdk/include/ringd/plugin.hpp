@@ -171,6 +171,13 @@ template <class F> struct WorkerTask;
 template <class F> struct Visitor;
 } // namespace detail
 
+// What Handler::connect returns: the new connection (valid until its on_close returns), or why there is none.
+struct ConnectResult {
+    int error;             // 0, or a negative errno: -EAGAIN, -EINVAL, -EPERM, -ESHUTDOWN, -ENOSYS (a 1.0 host), ...
+    Connection connection; // meaningful only when error == 0
+    explicit operator bool() const { return error == 0; }
+};
+
 // Base class of a plugin's per-listener instance. Callbacks for different connections may run concurrently
 // on different workers (see plugin.h), so keep per-connection state behind Connection::user().
 class Handler {
@@ -205,6 +212,9 @@ public:
     // (info.worker == RINGD_NO_WORKER), then on each worker. `previous` is an instance of a plugin with the same
     // name, possibly another build (info.previous_version): check what it is before relying on its type.
     virtual void on_handover(Handler& /*previous*/, const ringd_handover_info& /*info*/) {}
+    // An outbound connection from connect() is established (error 0) or failed: -ECONNREFUSED, -ETIMEDOUT,
+    // -ECANCELED (closed before the outcome), ...; after a failure on_close follows.
+    virtual void on_connect(Connection, int /*error*/) {}
 
     [[nodiscard]] const ringd_host* host() const { return host_; }
     [[nodiscard]] const Logger& log() const { return log_; }
@@ -284,6 +294,23 @@ public:
     int metric_read(int metric, int64_t* value) const
     {
         return RINGD_HOST_PROVIDES(host_, metric_read) ? host_->metric_read(listener_, metric, value) : -ENOSYS;
+    }
+    // On a worker thread, in any callback or task of this instance: open a stream connection to `address`
+    // (AF_INET, AF_INET6 or AF_UNIX). The outcome arrives as on_connect(); sends made before it are queued.
+    // timeout_ms 0 = 10 s; `user` is the connection's initial user pointer.
+    ConnectResult connect(const sockaddr* address, socklen_t address_len, uint32_t timeout_ms = 0,
+                          void* user = nullptr) const
+    {
+        if (!RINGD_HOST_PROVIDES(host_, connect)) return {-ENOSYS, Connection(host_, nullptr)};
+        ringd_connect_request request{};
+        request.struct_size = sizeof request;
+        request.timeout_ms = timeout_ms;
+        request.address = address;
+        request.address_len = address_len;
+        request.user = user;
+        ringd_conn* conn = nullptr;
+        const int rc = host_->connect(listener_, &request, &conn);
+        return {rc, Connection(host_, rc == 0 ? conn : nullptr)};
     }
 
 private:
@@ -476,6 +503,14 @@ template <class H> struct Trampolines {
             report(self(instance), "on_worker_timer");
         }
     }
+    static void on_connect(void* instance, ringd_conn* conn, int error) noexcept
+    {
+        try {
+            self(instance)->on_connect(Connection(self(instance)->host(), conn), error);
+        } catch (...) {
+            connection_failed(self(instance), conn, "on_connect");
+        }
+    }
     static void on_handover(void* instance, void* previous, const ringd_handover_info* info) noexcept
     {
         try {
@@ -502,7 +537,7 @@ template <class H> struct Trampolines {
             .on_datagram = &on_datagram,
             .on_timer = &on_timer,
             .abi_minor = RINGD_PLUGIN_ABI_MINOR,
-            .on_connect = nullptr, // outbound connections: not in this SDK layer yet
+            .on_connect = &on_connect,
             .on_output_drained = &on_output_drained,
             .on_worker_start = &on_worker_start,
             .on_worker_stop = &on_worker_stop,
