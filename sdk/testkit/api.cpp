@@ -70,7 +70,7 @@ std::vector<SentDatagram> Kit::datagram(std::string_view payload, const sockaddr
 {
     detail::Address address;
     if (from != nullptr) std::memcpy(&address.storage, from, std::min<std::size_t>(from_len, sizeof address.storage));
-    address.len = from_len;
+    address.len = std::min<socklen_t>(from_len, sizeof address.storage); // the plugin reads no further
     KitState::Step step(*state_);
     std::vector<SentDatagram> sent = state_->datagram(payload, address, worker);
     step.finish();
@@ -219,18 +219,19 @@ void Connection::feed_split(std::string_view bytes, std::span<const std::size_t>
     KitState::Step step(*kit_);
     std::size_t at = 0;
     for (const std::size_t size : sizes) {
+        if (conn_->torn_down()) break; // the plugin closed it: the rest goes nowhere, as after a reset
         kit_->feed(*conn_, bytes.substr(at, size));
         kit_->pump(); // each read is its own turn of the worker's loop
         at += size;
     }
-    if (at < bytes.size()) kit_->feed(*conn_, bytes.substr(at));
+    if (at < bytes.size() && !conn_->torn_down()) kit_->feed(*conn_, bytes.substr(at));
     step.finish();
 }
 
 void Connection::feed_bytewise(std::string_view bytes)
 {
     KitState::Step step(*kit_);
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
+    for (std::size_t i = 0; i < bytes.size() && (i == 0 || !conn_->torn_down()); ++i) {
         kit_->feed(*conn_, bytes.substr(i, 1));
         kit_->pump();
     }

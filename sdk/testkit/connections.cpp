@@ -64,11 +64,12 @@ Connection KitState::open(const OpenOptions& options)
     if (options_.kind != Kind::stream) throw std::logic_error("open() on a datagram listener: use datagram()");
     const uint32_t worker = pick_worker(options.worker, "OpenOptions::worker");
     const Address peer = parse_address(options.peer);
-    Instance& inst = current();
-    Conn& c = new_conn(inst, worker, false);
-    c.peer = peer;
-    c.local =
+    const Address local =
         parse_address(peer.is_unix() ? "unix:/run/ringd/" + options_.listener_name + ".sock" : options_.local_address);
+    Instance& inst = current();
+    Conn& c = new_conn(inst, worker, false); // nothing may throw from here to on_open
+    c.peer = peer;
+    c.local = local;
     c.credentials = options.credentials;
     c.hold_output = options.hold_output;
     if (inst.d().on_open != nullptr) {

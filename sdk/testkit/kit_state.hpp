@@ -307,7 +307,12 @@ public:
     [[nodiscard]] const ringd_host* host() const { return &host_; }
     [[nodiscard]] uint64_t now() const { return now_; }
     [[nodiscard]] const Options& options() const { return options_; }
-    void set_spawn_responder(SpawnResponder responder) { responder_ = std::move(responder); }
+    void set_spawn_responder(SpawnResponder responder)
+    {
+        // From inside a step it could be the running responder replacing itself.
+        if (in_step_) throw std::logic_error("on_spawn() from inside a step: set the responder between steps");
+        responder_ = std::move(responder);
+    }
     void set_datagram_queue_full(bool full) { datagram_queue_full_ = full; }
     [[nodiscard]] bool stopped() const { return stopped_; }
 

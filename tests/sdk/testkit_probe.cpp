@@ -73,7 +73,8 @@ int create(const ringd_instance_args* args, void** instance, ringd_error* error)
     }
     if (config.find("metric-checks") != std::string::npos) {
         std::string rcs;
-        for (const char* name : {"Bad", "9lives", "opens", std::string(65, 'a').c_str()})
+        const std::string too_long(65, 'a');
+        for (const char* name : {"Bad", "9lives", "opens", too_long.c_str()})
             rcs += std::to_string(p->host->metric_register(p->self, name, RINGD_METRIC_GAUGE, "x")) + " ";
         rcs += std::to_string(p->host->metric_register(p->self, "kind", 7, "x")) + " ";
         int last = 0;

@@ -79,6 +79,10 @@ TEST_CASE("feed segmentations reach on_data read by read", "[testkit]")
                                                                 "data " + std::to_string(c.id()) + " abc",
                                                                 "data " + std::to_string(c.id()) + " def"});
     CHECK_THROWS_AS(c.feed_split("ab", {3}), std::invalid_argument);
+    auto closes = kit.open();
+    closes.feed_split("closeecho late", {5}); // the plugin closes after the first read: the rest goes nowhere
+    CHECK(closes.closed());
+    CHECK(probe::notes(kit, "data " + std::to_string(closes.id())).size() == 1);
     kit.clear_logs();
     c.feed_bytewise("xyz");
     CHECK(probe::notes(kit, "data").size() == 3);
@@ -282,6 +286,13 @@ TEST_CASE("spawn: pending, completed by the test, or decided by a responder", "[
     CHECK(c.spawns().size() == 1);
     c.reset(); // ringd kills the child: its completion never comes
     CHECK(c.spawns().empty());
+
+    kit.on_spawn([&kit](const SpawnCall&) {
+        kit.on_spawn(nullptr); // replacing itself while it runs
+        return SpawnReply::later();
+    });
+    auto e = kit.open();
+    CHECK_THROWS_WITH(e.feed("spawn x"), Catch::Contains("on_spawn() from inside a step"));
 
     kit.on_spawn([](const SpawnCall&) -> SpawnReply { throw std::runtime_error("responder failed"); });
     auto d = kit.open();

@@ -187,12 +187,14 @@ class Connection {
 public:
     // ---- the peer's side: input -------------------------------------------------------------------------
     // Bytes from the peer, as one read. While the plugin (or the host's backpressure) pauses reading they are
-    // held and delivered on resume; after the plugin closed the connection they are discarded, as ringd does.
+    // held and delivered on resume; while the plugin's close flushes they are discarded, as ringd does. Throws
+    // std::logic_error once the connection is closed, after peer_shutdown(), or before an outbound one is accepted.
     void feed(std::string_view bytes);
-    // The same bytes in reads of the given sizes, in order; what the sizes leave over is one last read.
+    // The same bytes in reads of the given sizes, in order; what the sizes leave over is one last read. Should
+    // the plugin close the connection on the way, the reads after that are dropped (feed() would throw).
     void feed_split(std::string_view bytes, std::initializer_list<std::size_t> sizes);
     void feed_split(std::string_view bytes, std::span<const std::size_t> sizes);
-    // One read per byte: the segmentation that finds framing bugs.
+    // One read per byte: the segmentation that finds framing bugs. Stops like feed_split at a close.
     void feed_bytewise(std::string_view bytes);
     void peer_shutdown(); // the peer's FIN
     void reset();         // the peer's RST: queued output is dropped, on_close(RINGD_CLOSE_PEER)
