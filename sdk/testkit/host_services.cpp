@@ -208,12 +208,14 @@ std::vector<SentDatagram> KitState::datagram(std::string_view payload, const Add
     Instance& inst = current();
     if (inst.d().on_datagram == nullptr) return sent;
     datagram_call_.active = true;
+    ++datagram_call_.generation;
     datagram_call_.worker = w;
     datagram_call_.from = from;
     datagram_call_.sent = &sent;
     const std::string data(payload); // dies after the call, like ringd's receive buffer
     invoke_on(inst, w, "on_datagram", "datagram dropped", [&] {
-        inst.d().on_datagram(inst.instance, reinterpret_cast<ringd_datagram*>(&datagram_call_),
+        const uintptr_t handle = uintptr_t(serial_) << 32 | datagram_call_.generation;
+        inst.d().on_datagram(inst.instance, reinterpret_cast<ringd_datagram*>(handle),
                              reinterpret_cast<const uint8_t*>(data.data()), data.size(), from.get(), from.len);
     });
     datagram_call_.active = false;
@@ -221,14 +223,15 @@ std::vector<SentDatagram> KitState::datagram(std::string_view payload, const Add
     return sent;
 }
 
-int KitState::send_datagram(ringd_datagram*, const void* data, std::size_t len, const sockaddr* to, socklen_t to_len)
+// On the test thread with this kit's context (host_table.cpp made sure).
+int KitState::send_datagram(uint32_t generation, const void* data, std::size_t len, const sockaddr* to,
+                            socklen_t to_len)
 {
-    const CallContext* ctx = current_context();
-    if (!datagram_call_.active) {
-        misuse("send_datagram() outside on_datagram (the ringd_datagram is valid during the call only)");
+    if (!datagram_call_.active || generation != datagram_call_.generation) {
+        misuse("send_datagram() with the handle of an earlier on_datagram (valid during its call only)");
         return -EINVAL;
     }
-    if (ctx == nullptr || ctx->kit != this || ctx->worker != datagram_call_.worker) {
+    if (current_context()->worker != datagram_call_.worker) {
         misuse("send_datagram() off the worker running on_datagram: refused with EPERM");
         return -EPERM;
     }

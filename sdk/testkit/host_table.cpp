@@ -223,8 +223,17 @@ int host_timer_cancel(ringd_conn* h, int64_t id)
 int host_send_datagram(ringd_datagram* d, const void* data, size_t len, const sockaddr* to, socklen_t to_len)
 {
     if (d == nullptr) return -EINVAL;
-    KitState& kit = *reinterpret_cast<DatagramCall*>(d)->kit;
-    return guarded([&] { return kit.send_datagram(d, data, len, to, to_len); }, -ENOMEM);
+    const auto token = reinterpret_cast<uintptr_t>(d); // see DatagramCall
+    const auto serial = static_cast<uint32_t>(token >> 32);
+    const CallContext* ctx = t_context;
+    if (ctx != nullptr && ctx->kit->serial() == serial) {
+        return guarded([&] { return ctx->kit->send_datagram(static_cast<uint32_t>(token), data, len, to, to_len); },
+                       -ENOMEM);
+    }
+    with_kit(serial, [&](KitState& kit) {
+        kit.misuse("send_datagram() from " + where(ctx) + ": only during on_datagram, on its worker (EPERM)");
+    });
+    return -EPERM;
 }
 
 // What ABI 1.0 defined of ringd_spawn_request: a smaller struct is refused before any field is read.

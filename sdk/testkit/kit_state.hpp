@@ -201,14 +201,16 @@ struct Timer {
     void* arg = nullptr;
 };
 
-// The ringd_datagram handle: valid while on_datagram runs.
+// The on_datagram call in progress. Its ringd_datagram handle is a token, (kit serial << 32) | generation, not a
+// pointer: a handle kept past its call is recognised as stale however many datagrams came since.
 struct DatagramCall {
-    KitState* kit = nullptr;
     bool active = false;
+    uint32_t generation = 0;
     uint32_t worker = 0;
     Address from;
     std::vector<SentDatagram>* sent = nullptr;
 };
+static_assert(sizeof(uintptr_t) >= 8, "datagram handles carry the kit's serial in their high half");
 
 // Which simulated thread is running plugin code right now (none: a thread of the plugin's own, or the test).
 struct CallContext {
@@ -274,7 +276,7 @@ public:
     int64_t timer_start(Conn& c, uint64_t delay_ms, void* arg);
     int timer_cancel(Conn& c, int64_t id);
     int spawn(Conn& c, const ringd_spawn_request& request, ringd_spawn_done_fn done, void* ctx);
-    int send_datagram(ringd_datagram* d, const void* data, std::size_t len, const sockaddr* to, socklen_t to_len);
+    int send_datagram(uint32_t generation, const void* data, std::size_t len, const sockaddr* to, socklen_t to_len);
     int send_to(ringd_conn_id id, const void* data, std::size_t len);
     int close_id(ringd_conn_id id, uint32_t flags);
     int post(Instance& self, ringd_conn_id id, ringd_conn_task_fn fn, void* arg);

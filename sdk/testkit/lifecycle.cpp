@@ -35,7 +35,6 @@ KitState::KitState(Options options) : options_(std::move(options)), serial_(next
     std::memset(reinterpret_cast<char*>(&host_) + options_.host_struct_size, 0,
                 sizeof host_ - options_.host_struct_size);
     queues_.resize(options_.workers);
-    datagram_call_.kit = this;
     register_kit(serial_, this);
 }
 

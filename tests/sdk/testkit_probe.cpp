@@ -31,6 +31,8 @@ struct Probe {
     int opens = -1;                                          // counter
     int live = -1;                                           // gauge
     std::vector<std::map<ringd_conn_id, ringd_conn*>> conns; // per worker; "touch" reaches across them (a bug)
+    ringd_conn* last_closed = nullptr;                       // kept past on_close, for "stale" (a bug)
+    ringd_datagram* kept = nullptr;                          // kept past on_datagram, for "use_kept" (a bug)
 };
 
 void note(const Probe* p, const std::string& text)
@@ -117,6 +119,7 @@ void on_close(void* instance, ringd_conn* c, ringd_close_reason reason)
     if (p == nullptr) return;
     const ringd_conn_id id = p->host->conn_id(c);
     p->conns[p->host->worker_index()].erase(id);
+    p->last_closed = c;
     p->host->metric_add(p->self, p->live, -1);
     note(p, "close " + std::to_string(id) + " reason " + std::to_string(reason) + " on " + worker_of(p));
 }
@@ -317,6 +320,8 @@ void command(Probe* p, ringd_conn* c, const std::string& line)
         req.run_as_uid = -1;
         req.run_as_gid = -1;
         send(p, c, "spawn rc=" + std::to_string(h->spawn(c, &req, spawn_done, p)));
+    } else if (verb == "stale") {
+        note(p, "stale rc=" + std::to_string(h->send(p->last_closed, "x", 1)));
     } else if (verb == "reserve") {
         (void)h->send_reserve(c, 8); // and no send_commit: a misuse
     } else if (verb == "throw") {
@@ -368,6 +373,11 @@ void on_datagram(void* instance, ringd_datagram* d, const uint8_t* data, size_t 
 {
     auto* p = static_cast<Probe*>(instance);
     const std::string payload(reinterpret_cast<const char*>(data), len);
+    if (payload == "keep") p->kept = d;
+    if (payload == "use_kept") {
+        note(p, "kept rc=" + std::to_string(p->host->send_datagram(p->kept, "x", 1, nullptr, 0)));
+        return;
+    }
     if (payload.starts_with("to ")) {
         socklen_t to_len = 0;
         const sockaddr_storage to = address_of(payload.substr(3), to_len);

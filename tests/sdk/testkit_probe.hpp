@@ -2,7 +2,9 @@
 //   echo TEXT | id | worker | big N | owned TEXT | pause | resume | pause_for MS | close | abort | shutdown | timer MS
 //   | cancel ID | spawn ARGV... | reserve | throw | addr | send_to ID TEXT | close_id ID [abort] | post ID TAG |
 //   post_worker W TAG | broadcast TEXT | connect ADDR:PORT | touch ID | thread ID TEXT | wtimer MS | queued |
-//   notify N | register
+//   notify N | register | stale
+// Datagrams are echoed with the prefix; "to ADDR:PORT" sends "hi" there, "keep" keeps the handle and "use_kept"
+// uses it in a later call (a bug).
 // Config (any text): "prefix: P" prefixes echoes and datagram replies ("prefix: refuse" refuses every
 // connection), "fail" refuses the config (key "fail"), "throw" throws from create(), "stateless" leaves the
 // instance NULL, "metric-checks" tries bad metric registrations in create(). What happens to it is logged ("open ID on

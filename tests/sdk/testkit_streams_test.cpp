@@ -195,6 +195,18 @@ TEST_CASE("misuse: a reservation left open is reported, by exception or in misus
     CHECK_THAT(kit.misuses()[0], Catch::Contains("on_data returned between send_reserve()"));
 }
 
+TEST_CASE("misuse: a connection used after its on_close returned", "[testkit]")
+{
+    Kit kit(probe::plugin(), "{}", {.throw_on_misuse = false});
+    auto gone = kit.open();
+    gone.reset();
+    auto c = kit.open();
+    c.feed("stale");
+    CHECK(probe::notes(kit, "stale") == std::vector<std::string>{"stale rc=" + std::to_string(-EBADF)});
+    REQUIRE(kit.misuses().size() == 1);
+    CHECK_THAT(kit.misuses()[0], Catch::Contains("after its on_close returned"));
+}
+
 TEST_CASE("addresses and peer credentials", "[testkit]")
 {
     Kit kit(probe::plugin());

@@ -38,6 +38,16 @@ TEST_CASE("every worker starts the instance; callbacks run on their connection's
     CHECK_THROWS_AS(kit.open(), std::logic_error);
 }
 
+TEST_CASE("datagrams: a handle kept past its on_datagram is refused", "[testkit][datagram]")
+{
+    Kit kit(probe::plugin(), "{}", {.kind = Kind::datagram, .throw_on_misuse = false});
+    CHECK(kit.datagram("keep").size() == 1);
+    CHECK(kit.datagram("use_kept").empty());
+    CHECK(probe::notes(kit, "kept") == std::vector<std::string>{"kept rc=" + std::to_string(-EINVAL)});
+    REQUIRE(kit.misuses().size() == 1);
+    CHECK_THAT(kit.misuses()[0], Catch::Contains("handle of an earlier on_datagram"));
+}
+
 TEST_CASE("send_to across workers is a message; on the connection's own worker it is queued at once",
           "[testkit][workers]")
 {
