@@ -1,6 +1,7 @@
 """The installed SDK is enough to build a plugin: install this build into a DESTDIR, build sdk/examples/hello
 against the *installed* files only (once with find_package(ringd-sdk), once with its pkg-config Makefile),
-load both .so files into the installed ringd from YAML, and talk to them.
+load both .so files into the installed ringd from YAML, and talk to them. The CMake build also links the
+example's unit test against the installed plugin test kit (ringd::testkit) and runs it.
 """
 
 import os
@@ -67,6 +68,9 @@ class InstalledSdk(unittest.TestCase):
         sdk_dir = cache_value_of(build, "ringd-sdk_DIR")
         self.assertTrue(sdk_dir.startswith(STAGE), f"found the SDK outside the staged install: {sdk_dir}")
         run([CMAKE, "--build", build], env=clean_env())
+        # hello_test: hello.so in the installed test kit, no daemon involved.
+        out = run([os.path.join(build, "hello_test")], env=clean_env()).stdout
+        self.assertIn("4 passed, 0 failed", out)
         so = os.path.join(build, "hello.so")
         self.assertTrue(os.path.exists(so), "ringd_sdk_add_plugin must build hello.so (no lib prefix)")
         self.assertEqual(exported_functions(so), ["ringd_plugin_entry_v1"])
