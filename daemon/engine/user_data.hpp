@@ -25,7 +25,7 @@ enum class Op : uint8_t {
     // ABI 1.1 mailbox (worker_mail.cpp)
     mailbox = 12,             // posted into this ring by another worker's IORING_OP_MSG_RING: mail is waiting
     mailbox_wake_failed = 13, // on the sender's ring, only on failure: index = the worker it tried to wake
-    connect = 14, // an outbound connection's connect (its linked timeout completes as `ignore`)
+    connect = 14,             // an outbound connection's connect (its linked timeout completes as `ignore`)
 };
 
 inline constexpr uint32_t reuse_tag_mask = 0xffffffu;

@@ -5,8 +5,8 @@
 
 #include <catch2/catch.hpp>
 
-#ifndef ECHO_UPPER_PLUGIN
-#error "ECHO_UPPER_PLUGIN must name the built echo-upper.so"
+#if !defined(ECHO_UPPER_PLUGIN) || !defined(ABI_1_0_PLUGIN)
+#error "ECHO_UPPER_PLUGIN and ABI_1_0_PLUGIN must name the built echo-upper.so and a plugin built against ABI 1.0"
 #endif
 
 using namespace ringd::testkit;
@@ -15,8 +15,11 @@ TEST_CASE("loading: a .so as ringd loads it, and its refusals", "[testkit][lifec
 {
     const Plugin echo = Plugin::load(ECHO_UPPER_PLUGIN);
     CHECK(echo.name() == "echo-upper");
-    CHECK(echo.descriptor().abi_minor == 0); // built with plugin.hpp's 1.0 descriptor: the rest reads as zero
-    CHECK(echo.descriptor().on_handover == nullptr);
+    CHECK(echo.descriptor().abi_minor == RINGD_PLUGIN_ABI_MINOR);
+    const Plugin old = Plugin::load(ABI_1_0_PLUGIN); // built with the frozen 1.0 header: the rest reads as zero
+    CHECK(old.descriptor().abi_minor == 0);
+    CHECK(old.descriptor().on_handover == nullptr);
+    CHECK(old.descriptor().on_connect == nullptr);
     CHECK_THROWS_WITH(Plugin::load("/nonexistent/x.so"), Catch::StartsWith("cannot load plugin /nonexistent/x.so"));
     CHECK_THROWS_AS(Plugin::linked(nullptr), LoadError);
     ringd_plugin_descriptor other_abi = probe::plugin().descriptor();
