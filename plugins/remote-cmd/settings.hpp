@@ -53,5 +53,4 @@ struct Settings {
 // Throws ringd::ConfigError(key, message).
 [[nodiscard]] Settings parse_settings(std::string_view config_yaml);
 
-
 } // namespace ringd::remote_cmd
