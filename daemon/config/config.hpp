@@ -41,6 +41,11 @@ struct Limits {
     uint32_t max_connections = 10000;               // per listener
     std::chrono::milliseconds idle_timeout{60'000}; // 0 = none
     uint64_t max_output_buffer = 1024 * 1024;       // per connection, bytes
+    // Outbound connections (host->connect) open at once, per listener. Unset: the listener's max_connections,
+    // so a listener that sets only max_connections gets the same bound for both.
+    std::optional<uint32_t> max_outbound_connections;
+
+    [[nodiscard]] uint32_t outbound_limit() const { return max_outbound_connections.value_or(max_connections); }
 };
 
 struct ListenerConfig {

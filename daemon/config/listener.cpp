@@ -13,7 +13,8 @@ namespace {
 constexpr std::array<std::string_view, 8> listener_keys{"name", "listen", "plugin", "allow",
                                                         "deny", "mode",   "limits", "config"};
 constexpr std::array<std::string_view, 3> required_listener_keys{"name", "listen", "plugin"};
-constexpr std::array<std::string_view, 3> limits_keys{"max_connections", "idle_timeout", "max_output_buffer"};
+constexpr std::array<std::string_view, 4> limits_keys{"max_connections", "idle_timeout", "max_output_buffer",
+                                                      "max_outbound_connections"};
 
 constexpr uint64_t max_connections_limit = 1'000'000;
 constexpr uint64_t min_output_buffer = 1024; // smaller would not hold one typical reply
@@ -262,6 +263,11 @@ void read_limits(Reporter& reporter, const Field& field, std::string_view what, 
             reporter.error(f->value_mark(), "expected max_output_buffer of at least 1KiB, got " + describe(f->value));
         else if (value)
             limits.max_output_buffer = *value;
+    }
+    if (const Field* f = fields->find("max_outbound_connections"); f != nullptr) {
+        // 0 is allowed: a listener whose plugin must not connect anywhere.
+        if (auto value = read_integer(reporter, *f, 0, max_connections_limit))
+            limits.max_outbound_connections = static_cast<uint32_t>(*value);
     }
 }
 

@@ -9,6 +9,8 @@ namespace ringd::engine {
 const char* to_string(Phase phase)
 {
     switch (phase) {
+    case Phase::connecting:
+        return "connecting";
     case Phase::open:
         return "open";
     case Phase::closing:
@@ -60,6 +62,19 @@ const char* to_string(RecvOp recv)
     return "?";
 }
 
+const char* to_string(ConnectOp connect)
+{
+    switch (connect) {
+    case ConnectOp::none:
+        return "none";
+    case ConnectOp::in_flight:
+        return "in_flight";
+    case ConnectOp::cancelling:
+        return "cancelling";
+    }
+    return "?";
+}
+
 std::string Connection::describe() const
 {
     const char* paused = paused_by_plugin && paused_by_backpressure ? "plugin,backpressure"
@@ -67,9 +82,10 @@ std::string Connection::describe() const
                          : paused_by_backpressure                   ? "backpressure"
                                                                     : "no";
     return fmt::format("phase={} write={} read={} recv={} send={} paused={} held={} queued={} inflight={} "
-                       "children={}",
+                       "children={}{}{}",
                        to_string(phase), to_string(write), to_string(read), to_string(recv), send_in_flight ? 1 : 0,
-                       paused, held_input.size(), out.bytes(), inflight, running_children);
+                       paused, held_input.size(), out.bytes(), inflight, running_children,
+                       outbound ? " outbound connect=" : "", outbound ? to_string(connect) : "");
 }
 
 void ConnectionList::push_back(Connection* c)

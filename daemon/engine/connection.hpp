@@ -12,6 +12,7 @@
 #include "engine/timer_queue.hpp"
 
 #include <cstdint>
+#include <linux/time_types.h>
 #include <memory>
 #include <optional>
 #include <ringd/plugin.h>
@@ -44,10 +45,9 @@ private:
 // connections get; a reload that changes the listener's settings swaps it in place, so the armed multishot
 // accept keeps running (cancelling it and arming a new one on the same socket can lose a wake-up, because the
 // kernel wakes accept waiters exclusively). Connections keep the generation they were accepted by, held alive
-// through `generations` until the last of them closes.
+// by its InstancePresence on this worker until the last of them closes.
 struct ListenerSlot {
     std::shared_ptr<Listener> listener;
-    std::vector<std::pair<std::shared_ptr<Listener>, uint32_t>> generations; // in use by connections: count
     uint32_t index = 0;
     uint32_t reuse_tag = 0; // in the user_data of this slot's SQEs: a completion for an earlier slot is not ours
     int fd = -1;
@@ -61,13 +61,27 @@ struct ListenerSlot {
     msghdr recvmsg_shape{}; // datagram: tells multishot recvmsg how much name space to leave per buffer
 };
 
+// One listener generation, and so one plugin instance, as present on one worker (ABI 1.1): from the plugin's
+// on_worker_start there, before any other callback of the instance there, to its on_worker_stop, after the last
+// one. Present while a listener slot of this worker serves it or any of its connections here is not yet
+// released; keeps the Listener (and its instance) alive meanwhile.
+struct InstancePresence {
+    std::shared_ptr<Listener> listener;
+    bool in_slot = false;        // a listener slot here takes new connections (or datagrams) for it
+    bool stopping = false;       // on_worker_stop is running: no new worker timers
+    uint32_t connections = 0;    // its connections on this worker not yet released
+    std::vector<int64_t> timers; // pending worker timers (worker_timer_start), dropped at on_worker_stop
+};
+
 // Where a connection is in its life. Moves only forward, in this order; a step may be skipped.
 enum class Phase : uint8_t {
-    open,      // on_open has run (or is running); the plugin gets on_data
-    closing,   // a close was asked for: no more on_data; queued output is flushed, then FIN, then input is
-               // discarded until the peer's FIN ("lingering close"), bounded by the close deadline
-    aborting,  // a reset was asked for (plugin abort, or a callback threw): torn down when the callback returns
-    torn_down, // on_close has run and the close is queued; only completions still owed keep the slot
+    connecting, // outbound (host->connect), not established yet: sends are queued, nothing is read or sent; a
+                // close or abort cancels the connect (worker_outbound.cpp)
+    open,       // on_open has run (or is running), or on_connect(0) has; the plugin gets on_data
+    closing,    // a close was asked for: no more on_data; queued output is flushed, then FIN, then input is
+                // discarded until the peer's FIN ("lingering close"), bounded by the close deadline
+    aborting,   // a reset was asked for (plugin abort, or a callback threw): torn down when the callback returns
+    torn_down,  // on_close has run and the close is queued; only completions still owed keep the slot
 };
 
 // Our side of the byte stream.
@@ -91,12 +105,29 @@ enum class RecvOp : uint8_t {
     cancelling, // a cancel is on its way; completions (data included) still arrive until the final one
 };
 
+// An outbound connection's IORING_OP_CONNECT. It is in flight from host->connect until its completion; on_connect
+// is owed exactly while it is `in_flight` (teardown tells it -ECANCELED and moves it to `cancelling`).
+enum class ConnectOp : uint8_t {
+    none,       // accepted connection, or the connect's completion has arrived
+    in_flight,  // submitted; on_connect not told yet
+    cancelling, // torn down first: on_connect was told -ECANCELED, the completion is still owed
+};
+
+// What an outbound connect's SQEs point at: kept until the connect's completion, whenever the kernel reads it.
+struct ConnectAttempt {
+    sockaddr_storage address{};
+    socklen_t address_len = 0;
+    __kernel_timespec timeout{};
+};
+
 struct Connection {
     static constexpr unsigned max_send_iov = 8;
 
     Worker* worker = nullptr;
     ListenerSlot* slot = nullptr;
     Listener* listener = nullptr; // the config generation that accepted it: its plugin instance and limits serve it
+    InstancePresence* presence = nullptr; // its listener's presence on this worker, held until released
+    ringd_conn_id id = 0;                 // the plugin's name for it from any thread (conn_id.hpp)
     uint32_t index = 0;
     uint32_t reuse_tag = 0; // tells this connection's completions and timers from those of the slot's earlier users
     int fd = -1;
@@ -111,11 +142,14 @@ struct Connection {
     ConnectionList* list = nullptr;     // the idle or closing list this connection is in, if any
     Connection* list_prev = nullptr;
     Connection* list_next = nullptr;
-    std::vector<int64_t> timers; // live timer ids, cancelled at teardown
+    std::vector<int64_t> timers;   // live timer ids, cancelled at teardown
+    uint64_t output_low_water = 0; // notify_output_below: on_output_drained once out.bytes() is at or below
 
     uint16_t inflight = 0;         // SQEs whose completions are still owed; the slot is reused only at 0
     uint16_t running_children = 0; // spawned commands not yet delivered: the connection is not idle
     Phase phase = Phase::open;
+    ConnectOp connect = ConnectOp::none;
+    bool outbound = false; // opened by host->connect: counts against max_outbound_connections, not max_connections
     WriteSide write = WriteSide::open;
     ReadSide read = ReadSide::open;
     RecvOp recv = RecvOp::idle;
@@ -123,12 +157,15 @@ struct Connection {
     bool ever_received = false;
     bool paused_by_plugin = false;
     bool paused_by_backpressure = false;                 // queued output above max_output_buffer
+    bool output_watch = false;                           // notify_output_below is armed (one-shot)
     ringd_close_reason close_reason = RINGD_CLOSE_LOCAL; // once closing or aborting: what on_close will say
 
     msghdr send_msg{};
     iovec send_iov[max_send_iov]{};
+    std::unique_ptr<ConnectAttempt> connect_attempt; // outbound: until the connect's completion arrives
 
-    [[nodiscard]] bool closing() const { return phase != Phase::open; }
+    // A close or abort was asked for (or done): the plugin may not queue more. Not while connecting.
+    [[nodiscard]] bool closing() const { return phase != Phase::connecting && phase != Phase::open; }
     [[nodiscard]] bool torn_down() const { return phase == Phase::torn_down; }
     // One line for logs: "phase=closing write=fin_sent read=open recv=armed send=1 paused=plugin ..."
     [[nodiscard]] std::string describe() const;
@@ -138,5 +175,6 @@ struct Connection {
 [[nodiscard]] const char* to_string(WriteSide write);
 [[nodiscard]] const char* to_string(ReadSide read);
 [[nodiscard]] const char* to_string(RecvOp recv);
+[[nodiscard]] const char* to_string(ConnectOp connect);
 
 } // namespace ringd::engine

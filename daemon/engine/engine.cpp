@@ -17,6 +17,10 @@ Engine::Engine(const EngineOptions& options)
         wo.shutdown_timeout = options.shutdown_timeout;
         workers_.push_back(std::make_unique<Worker>(wo));
     }
+    std::vector<Worker*> directory;
+    for (auto& worker : workers_)
+        directory.push_back(worker.get());
+    directory_ = std::make_unique<WorkerDirectory>(directory);
 }
 
 Engine::~Engine()

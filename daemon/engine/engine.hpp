@@ -6,6 +6,7 @@
 #include "engine/listener.hpp"
 #include "engine/stall_detector.hpp"
 #include "engine/worker.hpp"
+#include "engine/worker_directory.hpp"
 
 #include <chrono>
 #include <memory>
@@ -54,6 +55,7 @@ public:
 
 private:
     std::vector<std::unique_ptr<Worker>> workers_;
+    std::unique_ptr<WorkerDirectory> directory_; // registers workers_ for send_to and friends; goes first
     std::vector<std::thread> threads_;
     std::unique_ptr<StallDetector> stall_detector_; // while the workers run; declared last, so destroyed first
 };

@@ -3,11 +3,13 @@
 #include "engine/host_api.hpp"
 
 #include "engine/worker.hpp"
+#include "engine/worker_directory.hpp"
 #include "plugin_host/plugin.hpp"
 #include "service/logging.hpp"
 
 #include <cerrno>
 #include <cstddef>
+#include <optional>
 #include <spdlog/spdlog.h>
 
 namespace ringd::engine {
@@ -221,6 +223,175 @@ int host_peer_credentials(ringd_conn* c, int32_t* pid, uint32_t* uid, uint32_t* 
     return 0;
 }
 
+// ---- ABI 1.1 -------------------------------------------------------------------------------
+
+// The worker that owns `id`, or nullptr for an id that cannot be valid (0, or naming no running worker).
+Worker* owner_of(ringd_conn_id id)
+{
+    return conn_id_well_formed(id) ? WorkerDirectory::find(conn_id_worker(id)) : nullptr;
+}
+
+plugin_host::PluginInstance* instance_of(ringd_listener* self)
+{
+    return self != nullptr ? self->instance : nullptr;
+}
+
+ringd_conn_id host_conn_id(ringd_conn* c)
+{
+    Connection* conn = on_own_worker(c, "conn_id");
+    return conn != nullptr ? conn->id : 0;
+}
+
+int host_send_to(ringd_conn_id id, const void* data, size_t len)
+{
+    if (data == nullptr && len != 0) return -EINVAL;
+    Worker* owner = owner_of(id);
+    if (owner == nullptr) return -EINVAL;
+    try {
+        return owner->send_to(id, data, len);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+int host_close_id(ringd_conn_id id, uint32_t flags)
+{
+    Worker* owner = owner_of(id);
+    if (owner == nullptr || (flags & ~uint32_t(RINGD_CLOSE_ABORT)) != 0) return -EINVAL;
+    try {
+        return owner->close_id(id, flags);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+int host_post(ringd_listener* self, ringd_conn_id id, ringd_conn_task_fn fn, void* arg)
+{
+    plugin_host::PluginInstance* instance = instance_of(self);
+    Worker* owner = owner_of(id);
+    if (instance == nullptr || fn == nullptr || owner == nullptr) return -EINVAL;
+    // The task keeps its instance alive until it has run; an instance already being destroyed posts nothing.
+    std::shared_ptr<plugin_host::PluginInstance> keep = instance->weak_from_this().lock();
+    if (!keep) return -ESHUTDOWN;
+    try {
+        return owner->post_conn_task(std::move(keep), id, fn, arg);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+int host_post_worker(ringd_listener* self, uint32_t worker, ringd_worker_task_fn fn, void* arg)
+{
+    plugin_host::PluginInstance* instance = instance_of(self);
+    if (instance == nullptr || fn == nullptr) return -EINVAL;
+    Worker* target = WorkerDirectory::find(worker);
+    if (target == nullptr) return WorkerDirectory::size() == 0 ? -ESHUTDOWN : -EINVAL;
+    std::shared_ptr<plugin_host::PluginInstance> keep = instance->weak_from_this().lock();
+    if (!keep) return -ESHUTDOWN;
+    try {
+        return target->post_worker_task(std::move(keep), fn, arg);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+int host_for_each_connection(ringd_listener* self, int (*fn)(void* ctx, ringd_conn* conn), void* ctx)
+{
+    plugin_host::PluginInstance* instance = instance_of(self);
+    if (instance == nullptr || fn == nullptr) return -EINVAL;
+    Worker* here = Worker::current();
+    if (here == nullptr) return -EPERM;
+    try {
+        return here->for_each_connection(*instance, fn, ctx);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+// ---- ABI 1.1: outbound connections ----
+
+// ringd_connect_request as ABI 1.1 introduced it: a plugin passing less (or garbage) is refused unread.
+constexpr size_t connect_request_min_size = offsetof(ringd_connect_request, user) + sizeof(void*);
+
+int host_connect(ringd_listener* self, const ringd_connect_request* request, ringd_conn** out)
+{
+    if (out != nullptr) *out = nullptr;
+    Worker* here = Worker::current();
+    if (here == nullptr) {
+        try {
+            spdlog::error("plugin called connect() off a worker thread; refused with EPERM");
+        } catch (...) {
+        }
+        return -EPERM;
+    }
+    if (self == nullptr || out == nullptr || request == nullptr || request->struct_size < connect_request_min_size)
+        return -EINVAL;
+    try {
+        return here->connect(self, *request, out);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+int64_t host_queued_output(ringd_conn* c)
+{
+    Connection* conn = on_own_worker(c, "queued_output");
+    return conn != nullptr ? int64_t(conn->out.bytes()) : -EPERM;
+}
+
+int host_notify_output_below(ringd_conn* c, size_t low_water)
+{
+    Connection* conn = on_own_worker(c, "notify_output_below");
+    return conn != nullptr ? conn->worker->notify_output_below(*conn, low_water) : -EPERM;
+}
+
+int64_t host_worker_timer_start(ringd_listener* self, uint64_t delay_ms, void* arg)
+{
+    plugin_host::PluginInstance* instance = instance_of(self);
+    if (instance == nullptr) return -EINVAL;
+    Worker* here = Worker::current();
+    if (here == nullptr) return -EPERM;
+    try {
+        return here->worker_timer_start(*instance, delay_ms, arg);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+int host_worker_timer_cancel(ringd_listener* self, int64_t timer_id)
+{
+    plugin_host::PluginInstance* instance = instance_of(self);
+    if (instance == nullptr) return -EINVAL;
+    Worker* here = Worker::current();
+    return here != nullptr ? here->worker_timer_cancel(*instance, timer_id) : -EPERM;
+}
+
+int host_metric_register(ringd_listener* self, const char* name, uint32_t kind, const char* help)
+{
+    plugin_host::PluginInstance* instance = instance_of(self);
+    if (instance == nullptr) return -EINVAL;
+    try {
+        return instance->register_metric(name, kind, help);
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+void host_metric_add(ringd_listener* self, int metric, int64_t delta)
+{
+    plugin_host::PluginInstance* instance = instance_of(self);
+    if (instance == nullptr) return;
+    const std::optional<uint32_t> worker =
+        Worker::current() != nullptr ? std::optional<uint32_t>(Worker::current_index()) : std::nullopt;
+    instance->metric_cells().add(metric, delta, worker);
+}
+
+int host_metric_read(ringd_listener* self, int metric, int64_t* value)
+{
+    plugin_host::PluginInstance* instance = instance_of(self);
+    return instance != nullptr ? instance->metric_cells().read(metric, value) : -EINVAL;
+}
+
 constexpr ringd_host table = {
     .abi_version = RINGD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ringd_host),
@@ -243,6 +414,22 @@ constexpr ringd_host table = {
     .send_datagram = &host_send_datagram,
     .spawn = &host_spawn,
     .peer_credentials = &host_peer_credentials,
+    // ABI 1.1
+    .abi_minor = RINGD_PLUGIN_ABI_MINOR,
+    .conn_id = &host_conn_id,
+    .send_to = &host_send_to,
+    .close_id = &host_close_id,
+    .post = &host_post,
+    .post_worker = &host_post_worker,
+    .for_each_connection = &host_for_each_connection,
+    .connect = &host_connect,
+    .queued_output = &host_queued_output,
+    .notify_output_below = &host_notify_output_below,
+    .worker_timer_start = &host_worker_timer_start,
+    .worker_timer_cancel = &host_worker_timer_cancel,
+    .metric_register = &host_metric_register,
+    .metric_add = &host_metric_add,
+    .metric_read = &host_metric_read,
 };
 
 } // namespace

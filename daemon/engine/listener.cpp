@@ -138,10 +138,8 @@ std::shared_ptr<ListenerSockets> ListenerSockets::adopt(const config::Endpoint& 
 
 Listener::Listener(config::ListenerConfig config, std::shared_ptr<ListenerSockets> sockets,
                    std::shared_ptr<plugin_host::PluginInstance> plugin)
-    : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin)),
-      call_target_(plugin_->call_target())
+    : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin))
 {
-    call_target_.failures = &counters.plugin_failures;
 }
 
 bool Listener::admits(const sockaddr* peer) const
@@ -161,6 +159,14 @@ bool Listener::try_add_connection()
     const uint32_t now = sockets_->open_connections.fetch_add(1, std::memory_order_relaxed);
     if (now < config_.limits.max_connections) return true;
     sockets_->open_connections.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+}
+
+bool Listener::try_add_outbound()
+{
+    const uint32_t now = sockets_->open_outbound.fetch_add(1, std::memory_order_relaxed);
+    if (now < config_.limits.outbound_limit()) return true;
+    sockets_->open_outbound.fetch_sub(1, std::memory_order_relaxed);
     return false;
 }
 

@@ -57,6 +57,9 @@ public:
     // Open connections at this address, across workers and across the listener generations that share it,
     // so a reload cannot reset the count that max_connections is checked against.
     std::atomic<uint32_t> open_connections{0};
+    // Outbound connections (host->connect) open for this address's plugin instances, counted the same way
+    // against max_outbound_connections.
+    std::atomic<uint32_t> open_outbound{0};
 
 private:
     ListenerSockets(config::Endpoint endpoint, std::vector<UniqueFd> fds, bool owns_path);
@@ -73,12 +76,16 @@ struct ListenerCounters {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> refused_max_connections{0};
     std::atomic<uint64_t> refused_acl{0};
-    std::atomic<uint64_t> plugin_failures{0};
     std::atomic<uint64_t> datagrams{0};
     std::atomic<uint64_t> datagrams_refused_acl{0};
     std::atomic<uint64_t> datagrams_dropped{0};
     std::atomic<uint64_t> datagram_send_failures{0}; // sends the kernel failed (completion res < 0)
     std::atomic<uint64_t> recvmsg_errors{0};         // recvmsg completions with an error (not ENOBUFS)
+    // outbound: connections the plugin opened with host->connect.
+    std::atomic<uint64_t> outbound_opened{0};  // outbound: established (on_connect with 0)
+    std::atomic<uint64_t> outbound_failed{0};  // outbound: on_connect with an error (refused, timeout, cancelled)
+    std::atomic<uint64_t> outbound_refused{0}; // outbound: connect() refused at max_outbound_connections
+    std::atomic<uint64_t> outbound_active{0};  // outbound: open now (connecting or established); a gauge
 };
 
 class Listener {
@@ -91,8 +98,15 @@ public:
     [[nodiscard]] const std::shared_ptr<ListenerSockets>& sockets() const { return sockets_; }
     [[nodiscard]] const std::shared_ptr<plugin_host::PluginInstance>& plugin() const { return plugin_; }
     // Every call into this listener's plugin instance goes through plugin_host::plugin_call_failed() with
-    // this target: it names the listener and plugin and counts failures in `counters`.
-    [[nodiscard]] const plugin_host::PluginCallTarget& call_target() const { return call_target_; }
+    // this target: it names the listener and plugin and counts failures in the instance (plugin_failures()).
+    [[nodiscard]] const plugin_host::PluginCallTarget& call_target() const { return plugin_->call_target(); }
+    [[nodiscard]] uint64_t plugin_failures() const { return plugin_->failures(); }
+
+    // The listener this one succeeds across a reload (same name, plugin of the same name), whose instance hands
+    // its state over (on_handover) on each worker where both are present. Set by the supervisor before the
+    // listener is handed to the engine, never changed after; weak, so it keeps nothing alive.
+    void set_handover_from(std::weak_ptr<Listener> predecessor) { handover_from_ = std::move(predecessor); }
+    [[nodiscard]] const std::weak_ptr<Listener>& handover_from() const { return handover_from_; }
     [[nodiscard]] bool is_datagram() const { return config_.endpoint.transport == config::Transport::udp; }
     [[nodiscard]] bool has_acl() const { return !config_.allow.empty() || !config_.deny.empty(); }
     // deny wins over allow; an empty allow list allows everyone not denied.
@@ -105,6 +119,9 @@ public:
     {
         return sockets_->open_connections.load(std::memory_order_relaxed);
     }
+    // The same for outbound connections, against max_outbound_connections.
+    [[nodiscard]] bool try_add_outbound();
+    void remove_outbound() { sockets_->open_outbound.fetch_sub(1, std::memory_order_relaxed); }
 
     ListenerCounters counters;
 
@@ -112,7 +129,7 @@ private:
     config::ListenerConfig config_;
     std::shared_ptr<ListenerSockets> sockets_;
     std::shared_ptr<plugin_host::PluginInstance> plugin_;
-    plugin_host::PluginCallTarget call_target_;
+    std::weak_ptr<Listener> handover_from_;
 };
 
 } // namespace ringd::engine

@@ -83,21 +83,33 @@ void Ring::enable()
 
 io_uring_sqe* Ring::sqe()
 {
+    io_uring_sqe* s = io_uring_get_sqe(&ring_);
+    if (s != nullptr) return s;
+    make_room(1);
+    return io_uring_get_sqe(&ring_);
+}
+
+std::pair<io_uring_sqe*, io_uring_sqe*> Ring::linked_sqes()
+{
+    make_room(2);
+    io_uring_sqe* first = io_uring_get_sqe(&ring_);
+    return {first, io_uring_get_sqe(&ring_)};
+}
+
+void Ring::make_room(unsigned free_sqes)
+{
     // The SQ is full only when one turn of the loop prepares more requests than it holds. The kernel takes
     // them all (SUBMIT_ALL) unless it cannot allocate requests; give that a second, then give up loudly
     // instead of spinning.
     constexpr int max_attempts = 1000;
     constexpr auto pause = std::chrono::milliseconds(1);
-    io_uring_sqe* s = io_uring_get_sqe(&ring_);
-    for (int attempt = 1; s == nullptr; ++attempt) {
+    for (int attempt = 1; io_uring_sq_space_left(&ring_) < free_sqes; ++attempt) {
         const int submitted = io_uring_submit(&ring_);
         if (submitted < 0 && (!is_transient_ring_error(submitted) || attempt == max_attempts)) {
             throw RingError(submitted, std::string("io_uring submission failed: ") + std::strerror(-submitted));
         }
         if (submitted < 0) std::this_thread::sleep_for(pause);
-        s = io_uring_get_sqe(&ring_);
     }
-    return s;
 }
 
 int Ring::submit_and_wait(std::optional<std::chrono::nanoseconds> timeout)

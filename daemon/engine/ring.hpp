@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace ringd::engine {
 
@@ -27,6 +28,10 @@ public:
     // A free SQE; submits pending ones first if the SQ is full. Never returns null: throws RingError when the
     // kernel keeps refusing the submission (a broken ring, or memory pressure lasting about a second).
     [[nodiscard]] io_uring_sqe* sqe();
+    // Two free SQEs next to each other, for a request and the one it links to (IOSQE_IO_LINK): a link only
+    // reaches the next SQE of the same submission, so pending SQEs are submitted first if fewer than two are
+    // free. Throws like sqe().
+    [[nodiscard]] std::pair<io_uring_sqe*, io_uring_sqe*> linked_sqes();
 
     // Submits pending SQEs and waits for at least one completion, or until `timeout` (if given) passes.
     // Returns 0, or the negative errno of a failed io_uring_enter. A timeout or a signal is not a failure.
@@ -49,9 +54,14 @@ public:
     }
 
     [[nodiscard]] io_uring* raw() { return &ring_; }
+    // The ring's descriptor: what another ring's IORING_OP_MSG_RING names. Fixed for the ring's life.
+    [[nodiscard]] int fd() const { return ring_.ring_fd; }
     [[nodiscard]] const std::string& setup_description() const { return setup_description_; }
 
 private:
+    // Submits pending SQEs until at least `free_sqes` are free.
+    void make_room(unsigned free_sqes);
+
     io_uring ring_{};
     std::string setup_description_;
 };

@@ -10,14 +10,20 @@
 #include <unordered_map>
 #include <vector>
 
+namespace ringd::plugin_host {
+class PluginInstance;
+}
+
 namespace ringd::engine {
 
 using Clock = std::chrono::steady_clock;
 
+// A connection's timer (timer_start), or a worker timer (worker_timer_start, ABI 1.1) when `instance` is set.
 struct TimerTarget {
     uint32_t conn_index = 0;
     uint32_t conn_reuse_tag = 0;
     void* arg = nullptr;
+    const plugin_host::PluginInstance* instance = nullptr; // worker timer: the instance it belongs to
 };
 
 // `delay_ms` after `now`, at most a year: a plugin's timer_start(UINT64_MAX) overflowed the nanosecond clock

@@ -22,6 +22,10 @@ enum class Op : uint8_t {
     child_pidfd = 9,   // pidfd poll of a spawned child
     child_stdout = 10, // read from a child's stdout pipe
     child_stderr = 11, // read from a child's stderr pipe
+    // ABI 1.1 mailbox (worker_mail.cpp)
+    mailbox = 12,             // posted into this ring by another worker's IORING_OP_MSG_RING: mail is waiting
+    mailbox_wake_failed = 13, // on the sender's ring, only on failure: index = the worker it tried to wake
+    connect = 14,             // an outbound connection's connect (its linked timeout completes as `ignore`)
 };
 
 inline constexpr uint32_t reuse_tag_mask = 0xffffffu;

@@ -4,6 +4,7 @@
 #include "engine/user_data.hpp"
 #include "engine/worker_invoke.hpp"
 #include "plugin_host/fatal_signals.hpp"
+#include "plugin_host/plugin.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <sys/eventfd.h>
 #include <thread>
+#include <utility>
 
 namespace ringd::engine {
 
@@ -38,6 +40,8 @@ Worker::Worker(const WorkerOptions& options)
 
 Worker::~Worker()
 {
+    // A worker whose loop never ran (a failed start) still owes the tasks posted to it their one run.
+    close_mailbox();
     children_.stop_launcher();
     // Connections still here at destruction (a failed start) have no plugin callbacks owed; just free them.
     for (auto& conn : connections_) {
@@ -113,6 +117,9 @@ void Worker::run()
     } catch (const std::exception& e) {
         fail(e.what());
     }
+    close_mailbox(); // tasks posted since the last turn still run once (orphaned); later ones are refused
+    // What those tasks sent to other workers woke them through this ring: hand that to the kernel too.
+    if (!failed_.load(std::memory_order_relaxed)) io_uring_submit(ring_.raw());
     children_.kill_all();
     children_.stop_launcher();
 }
@@ -126,6 +133,7 @@ void Worker::turn()
     stream_buffers_.publish();
     if (datagram_buffers_) datagram_buffers_->publish();
     run_due_timers();
+    drain_mailbox();
     check_idle_and_deadlines();
     settle_touched();
     // Child deadlines are run here, by the loop, not by the wait: what it keeps is only when to look again.
@@ -196,6 +204,7 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         return;
     case Op::recv:
     case Op::send:
+    case Op::connect:
         break;
     case Op::child_pidfd:
         if (!children_.owns(index, user_data_reuse_tag(ud))) return report_stale(cqe, "child process");
@@ -206,6 +215,12 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         if (!children_.owns(index, user_data_reuse_tag(ud))) return report_stale(cqe, "child process");
         children_.on_output(index, user_data_op(ud) == Op::child_stderr, cqe.res, now_);
         return;
+    case Op::mailbox:
+        ++ring_mail_wakes_;
+        return; // the loop takes its mail every turn (drain_mailbox); this completion only woke it
+    case Op::mailbox_wake_failed:
+        on_mail_wake_failed(cqe);
+        return;
     }
     Connection* conn = connection_for(cqe);
     if (conn == nullptr) return;
@@ -215,6 +230,9 @@ void Worker::dispatch(const io_uring_cqe& cqe)
         break;
     case Op::send:
         on_send(*conn, cqe);
+        break;
+    case Op::connect:
+        on_connect_done(*conn, cqe);
         break;
     default:
         break;
@@ -252,6 +270,7 @@ void Worker::report_stale(const io_uring_cqe& cqe, const char* what)
 
 std::optional<std::chrono::nanoseconds> Worker::until_next_deadline()
 {
+    if (!mailbox_.looks_empty()) return std::chrono::nanoseconds(0); // e.g. a task this worker posted itself
     Clock::time_point wake = now_ + max_wait;
     auto earlier = [&wake](Clock::time_point t) {
         if (t < wake) wake = t;
@@ -276,6 +295,10 @@ void Worker::run_due_timers()
         // Plain variables, not a structured binding: clang 14 (Debian 12) cannot capture one in the lambda below.
         const int64_t id = due->first;
         const TimerTarget target = due->second;
+        if (target.instance != nullptr) {
+            run_worker_timer(id, target);
+            continue;
+        }
         Connection* live = live_connection(target.conn_index, target.conn_reuse_tag);
         if (live == nullptr || live->torn_down()) continue;
         Connection& conn = *live;
@@ -365,6 +388,7 @@ void Worker::add_listener(const std::shared_ptr<Listener>& listener)
     slot->fd = listener->sockets()->fd_for_worker(options_.index);
     ListenerSlot& s = *slot;
     slots_[index] = std::move(slot);
+    enter(listener); // on_worker_start (and on_handover) before anything is accepted for it here
     if (listener->is_datagram()) {
         datagram_buffers(); // allocate before the first recvmsg needs it
         arm_recvmsg(s);
@@ -393,12 +417,15 @@ void Worker::replace_listener(const Listener* old, const std::shared_ptr<Listene
         add_listener(successor);
         return;
     }
-    slot->listener = successor;
+    enter(successor); // the successor starts here (and takes over from `old`) before the slot is its
+    const std::shared_ptr<Listener> predecessor = std::exchange(slot->listener, successor);
+    leave_slot(*predecessor); // `old` stops here once its last connection here is released
 }
 
 void Worker::free_slot_if_done(ListenerSlot& slot)
 {
     if (!slot.retiring || slot.armed || slot.connections != 0) return;
+    leave_slot(*slot.listener);
     slots_[slot.index].reset(); // drops this worker's reference to the Listener (and maybe its sockets)
 }
 
@@ -411,7 +438,7 @@ void Worker::begin_shutdown(Clock::time_point deadline)
         if (slot && !slot->retiring) retire_listener(slot->listener.get(), std::nullopt);
     }
     for (auto& conn : connections_) {
-        if (conn && conn->phase == Phase::open) request_close(*conn, RINGD_CLOSE_SHUTDOWN);
+        if (conn && !conn->closing()) request_close(*conn, RINGD_CLOSE_SHUTDOWN); // open or connecting
     }
 }
 

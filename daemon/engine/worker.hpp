@@ -4,13 +4,16 @@
 // each completion by its user_data (user_data.hpp) to a handler (worker_stream.cpp for TCP/Unix,
 // worker_datagram.cpp for UDP, child_processes.cpp for spawned commands), then runs due timers, idle
 // timeouts and close deadlines. Nothing here is shared with other threads except the command queue
-// (post()) and a few atomics read for status and the watchdog.
+// (post()), the mailbox (plugin messages and tasks from any thread, ABI 1.1: worker_mail.cpp), the table of
+// live connection ids, and a few atomics read for status and the watchdog.
 #pragma once
 
 #include "engine/buffer_ring.hpp"
 #include "engine/child_processes.hpp"
 #include "engine/connection.hpp"
 #include "engine/datagram_sender.hpp"
+#include "engine/live_connections.hpp"
+#include "engine/mailbox.hpp"
 #include "engine/ring.hpp"
 #include "util/unique_fd.hpp"
 
@@ -94,6 +97,27 @@ public:
     int send_datagram(DatagramContext& ctx, const void* data, size_t len, const sockaddr* to, socklen_t to_len);
     int spawn(Connection& conn, const ringd_spawn_request& request, ringd_spawn_done_fn done, void* ctx);
 
+    // ---- ABI 1.1 host services (all but outbound connections) ----
+    // Bytes of messages (payload plus header) a worker's mailbox holds before send_to, close_id, post and
+    // post_worker aimed at it are refused with -ENOBUFS.
+    static constexpr std::size_t mailbox_capacity = std::size_t(16) << 20;
+    // Any thread (worker_mail.cpp). Each returns 0 or a negative errno as documented in plugin.h; on the
+    // connection's own worker, send_to and close_id act at once like send and close.
+    int send_to(ringd_conn_id id, const void* data, size_t len);
+    int close_id(ringd_conn_id id, uint32_t flags);
+    int post_conn_task(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_conn_id id, ringd_conn_task_fn fn,
+                       void* arg);
+    int post_worker_task(std::shared_ptr<plugin_host::PluginInstance> instance, ringd_worker_task_fn fn, void* arg);
+    // Worker thread (worker_presence.cpp, worker_stream.cpp).
+    [[nodiscard]] Connection* connection_by_id(ringd_conn_id id);
+    int for_each_connection(const plugin_host::PluginInstance& instance, int (*fn)(void*, ringd_conn*), void* ctx);
+    int64_t worker_timer_start(const plugin_host::PluginInstance& instance, uint64_t delay_ms, void* arg);
+    int worker_timer_cancel(const plugin_host::PluginInstance& instance, int64_t id);
+    int notify_output_below(Connection& conn, size_t low_water);
+    // -- outbound connections (worker_outbound.cpp; worker thread, any callback or task of the instance) --
+    // host->connect for the plugin instance whose handle is `self`, on the slot that serves it on this worker.
+    int connect(const ringd_listener* self, const ringd_connect_request& request, ringd_conn** out);
+
     // The worker index of the calling thread (for ringd_host.worker_index).
     [[nodiscard]] static uint32_t current_index();
     // The worker whose loop runs on the calling thread; nullptr on any other thread (main, a plugin's own).
@@ -131,6 +155,9 @@ private:
     void arm_accept(ListenerSlot& slot);
     void on_accept(ListenerSlot& slot, const io_uring_cqe& cqe);
     void open_connection(ListenerSlot& slot, int fd);
+    // A new open Connection for `fd` on `slot` (its current listener generation), in the slot's idle list;
+    // nullptr when this worker has no connection slot left (conn_slot_limit): the caller still owns `fd`.
+    [[nodiscard]] Connection* add_connection(ListenerSlot& slot, int fd);
     void arm_recv(Connection& conn);
     void on_recv(Connection& conn, const io_uring_cqe& cqe);
     void on_send(Connection& conn, const io_uring_cqe& cqe);
@@ -151,8 +178,8 @@ private:
     void maybe_release(Connection& conn);
     void release_torn_down();
     void touch(Connection& conn);
-    void hold_generation(ListenerSlot& slot, const std::shared_ptr<Listener>& listener);
-    void release_generation(ListenerSlot& slot, const Listener* listener);
+    [[nodiscard]] bool assign_slot(Connection& conn);
+    void publish_state(const Connection& conn);
     void cancel_op(uint64_t user_data);
     void close_fd_async(int fd);
     // The connection or listener slot a completion belongs to, or nullptr (logged) for one whose slot is gone
@@ -162,12 +189,44 @@ private:
     [[nodiscard]] Connection* live_connection(uint32_t index, uint32_t reuse_tag);
     void report_stale(const io_uring_cqe& cqe, const char* what);
     template <class F> void invoke(Connection& conn, plugin_host::PluginCallback what, F&& callback);
+    template <class F>
+    void invoke(Connection& conn, const plugin_host::PluginCallTarget& target, plugin_host::PluginCallback what,
+                F&& callback);
+
+    // worker_outbound.cpp: outbound connections
+    [[nodiscard]] ListenerSlot* slot_of_instance(const ringd_listener* self);
+    void arm_connect(Connection& conn);
+    void on_connect_done(Connection& conn, const io_uring_cqe& cqe);
+    void connect_established(Connection& conn);
+    void connect_failed(Connection& conn, int error);
+    void abandon_connect(Connection& conn, ringd_close_reason reason); // teardown while on_connect is owed
+    void tell_connect_abandoned(Connection& conn, ringd_close_reason reason);
+    void outbound_closed(Connection& conn);
 
     // worker_datagram.cpp: datagram listeners
     void arm_recvmsg(ListenerSlot& slot);
     void on_recvmsg(ListenerSlot& slot, const io_uring_cqe& cqe);
     void deliver_datagram(ListenerSlot& slot, const io_uring_cqe& cqe);
     BufferRing& datagram_buffers();
+
+    // worker_mail.cpp: the mailbox (ABI 1.1 messages and tasks from any thread)
+    [[nodiscard]] int deliver(MessagePtr message);
+    void wake_for_mail();
+    void queue_mail_wake(Worker& target); // on this worker's ring: IORING_OP_MSG_RING to `target`
+    void wake_by_eventfd();
+    void on_mail_wake_failed(const io_uring_cqe& cqe);
+    void drain_mailbox();
+    void apply(MessagePtr message);
+    void run_orphaned(Message& message); // a task whose connection or instance is gone here
+    void close_mailbox();
+
+    // worker_presence.cpp: plugin instances present on this worker, their hooks and worker timers
+    [[nodiscard]] InstancePresence* presence_of(const plugin_host::PluginInstance* instance);
+    void enter(const std::shared_ptr<Listener>& listener);
+    void leave_slot(const Listener& listener);
+    void release_presence(InstancePresence& presence);
+    void leave_if_done(InstancePresence& presence);
+    void run_worker_timer(int64_t id, const TimerTarget& target);
 
     WorkerOptions options_;
     Ring ring_;
@@ -181,6 +240,11 @@ private:
     std::vector<std::unique_ptr<ListenerSlot>> slots_;
     std::vector<std::unique_ptr<Connection>> connections_; // index = Connection::index
     std::vector<uint32_t> free_connection_indexes_;
+    std::vector<uint32_t> slot_uses_; // per connection slot: the use number of its latest user (conn_id.hpp)
+    LiveConnections live_;            // ids of the connections here, for other threads
+    Mailbox mailbox_{mailbox_capacity};
+    uint64_t ring_mail_wakes_ = 0; // Op::mailbox completions: wakes another worker sent through this ring
+    std::vector<std::unique_ptr<InstancePresence>> presences_;
     ConnectionList closing_; // connections waiting to flush and FIN, oldest close request first
     std::vector<std::pair<uint32_t, uint32_t>> torn_down_this_turn_; // index, reuse tag
     Connection* in_callback_ = nullptr;                              // whose callback runs now, if any

@@ -1,7 +1,8 @@
 // Stream connections (TCP and Unix): accept, receive, ordered sends, backpressure and graceful close.
 //
 // Lifecycle of a connection (Phase in connection.hpp):
-//   accepted -> open (multishot recv armed, in its slot's idle list)
+//   accepted -> open (multishot recv armed, in its slot's idle list); an outbound connection (host->connect)
+//   starts as connecting and becomes open when its connect completes (worker_outbound.cpp)
 //   -> closing (plugin, peer FIN, idle timeout, shutdown): stop handing data to the plugin, flush
 //   -> flushed: shutdown(SHUT_WR) so the peer sees FIN after the last byte, then wait for the peer's FIN while
 //      discarding input ("lingering close": closing with unread input would make the kernel send RST, which
@@ -76,31 +77,17 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
             return;
         }
     }
-    listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
-
-    uint32_t index;
-    if (!free_connection_indexes_.empty()) {
-        index = free_connection_indexes_.back();
-        free_connection_indexes_.pop_back();
-    } else {
-        index = uint32_t(connections_.size());
-        connections_.emplace_back();
+    Connection* added = add_connection(slot, fd);
+    if (added == nullptr) {
+        spdlog::error("[{}] worker {} has {} connection slots in use: refusing a connection", listener.name(),
+                      options_.index, conn_slot_limit);
+        listener.counters.refused_max_connections.fetch_add(1, std::memory_order_relaxed);
+        listener.remove_connection();
+        close_fd_async(fd);
+        return;
     }
-    static_assert(sizeof(Connection) < 1024, "Connection is per-connection memory: keep it small");
-    auto conn_ptr = std::make_unique<Connection>();
-    Connection& conn = *conn_ptr;
-    conn.worker = this;
-    conn.slot = &slot;
-    conn.listener = &listener;
-    hold_generation(slot, slot.listener);
-    conn.index = index;
-    conn.reuse_tag = next_reuse_tag_++ & reuse_tag_mask;
-    conn.fd = fd;
-    conn.last_active = now_;
-    connections_[index] = std::move(conn_ptr);
-    ++slot.connections;
-    live_connections_.fetch_add(1, std::memory_order_relaxed);
-    slot.idle.push_back(&conn);
+    listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
+    Connection& conn = *added;
 
     const auto& d = listener.plugin()->d();
     if (d.on_open != nullptr) {
@@ -114,26 +101,27 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     update_reading(conn);
 }
 
-// A slot keeps every listener generation alive that one of its connections still uses.
-void Worker::hold_generation(ListenerSlot& slot, const std::shared_ptr<Listener>& listener)
+Connection* Worker::add_connection(ListenerSlot& slot, int fd)
 {
-    for (auto& [l, count] : slot.generations) {
-        if (l == listener) {
-            ++count;
-            return;
-        }
-    }
-    slot.generations.emplace_back(listener, 1);
-}
-
-void Worker::release_generation(ListenerSlot& slot, const Listener* listener)
-{
-    for (auto it = slot.generations.begin(); it != slot.generations.end(); ++it) {
-        if (it->first.get() == listener && --it->second == 0) {
-            slot.generations.erase(it); // may destroy an old plugin instance, after its last on_close
-            return;
-        }
-    }
+    static_assert(sizeof(Connection) < 1024, "Connection is per-connection memory: keep it small");
+    auto conn_ptr = std::make_unique<Connection>();
+    Connection& conn = *conn_ptr;
+    if (!assign_slot(conn)) return nullptr;
+    Listener& listener = *slot.listener;
+    conn.worker = this;
+    conn.slot = &slot;
+    conn.listener = &listener;
+    conn.presence = presence_of(listener.plugin().get()); // entered when the slot took the listener
+    ++conn.presence->connections;
+    conn.reuse_tag = next_reuse_tag_++ & reuse_tag_mask;
+    conn.fd = fd;
+    conn.last_active = now_;
+    connections_[conn.index] = std::move(conn_ptr);
+    publish_state(conn);
+    ++slot.connections;
+    live_connections_.fetch_add(1, std::memory_order_relaxed);
+    slot.idle.push_back(&conn);
+    return &conn;
 }
 
 // ---- receive -----------------------------------------------------------------------------------------------
@@ -155,7 +143,7 @@ void Worker::arm_recv(Connection& conn)
 void Worker::update_reading(Connection& conn)
 {
     bool want;
-    if (conn.torn_down() || conn.read != ReadSide::open) {
+    if (conn.torn_down() || conn.phase == Phase::connecting || conn.read != ReadSide::open) {
         want = false;
     } else if (conn.phase == Phase::closing) {
         want = conn.recv != RecvOp::idle || conn.write == WriteSide::fin_sent;
@@ -317,6 +305,7 @@ void Worker::settle(Connection& conn)
 {
     if (conn.phase == Phase::aborting) teardown(conn, conn.close_reason, true);
     if (conn.torn_down()) return;
+    if (conn.phase == Phase::connecting) return; // nothing is sent or read before the connect completes
     flush(conn);
     const uint64_t cap = conn.listener->config().limits.max_output_buffer;
     if (conn.out.bytes() > cap) {
@@ -342,6 +331,16 @@ void Worker::settle(Connection& conn)
         teardown(conn, conn.close_reason, false);
         return;
     }
+    if (conn.output_watch && conn.phase == Phase::open && conn.out.bytes() <= conn.output_low_water) {
+        // Here, after the callback that armed it has returned, never inside notify_output_below itself.
+        conn.output_watch = false;
+        if (const auto fn = conn.listener->plugin()->d().on_output_drained) {
+            void* instance = conn.listener->plugin()->instance();
+            invoke(conn, PluginCallback::on_output_drained,
+                   [&] { fn(instance, reinterpret_cast<ringd_conn*>(&conn)); });
+            return; // invoke settled the connection again
+        }
+    }
     if (deliver_held(conn)) return; // the plugin ran, and its callback settled the connection again
     update_reading(conn);
 }
@@ -360,6 +359,8 @@ bool Worker::nothing_to_read(Connection& conn)
 void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
 {
     if (conn.closing()) return;
+    // Nothing can be flushed before the connection exists: a close while connecting cancels the connect.
+    if (conn.phase == Phase::connecting) return mark_aborting(conn, reason);
     conn.phase = Phase::closing;
     conn.close_reason = reason;
     conn.close_deadline = now_ + options_.shutdown_timeout;
@@ -367,6 +368,7 @@ void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
     std::string().swap(conn.held_input); // the plugin closed: what it had not taken is not wanted
     if (conn.list != nullptr) conn.list->remove(&conn);
     closing_.push_back(&conn);
+    publish_state(conn);
 }
 
 void Worker::mark_aborting(Connection& conn, ringd_close_reason reason)
@@ -374,6 +376,7 @@ void Worker::mark_aborting(Connection& conn, ringd_close_reason reason)
     if (conn.phase == Phase::aborting || conn.torn_down()) return;
     conn.phase = Phase::aborting;
     conn.close_reason = reason;
+    publish_state(conn);
 }
 
 void Worker::request_close(Connection& conn, ringd_close_reason reason)
@@ -386,6 +389,8 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
 {
     if (conn.torn_down()) return;
     conn.phase = Phase::torn_down;
+    publish_state(conn); // from now on send_to, close_id and post say -ENOENT
+    conn.output_watch = false;
     if (conn.list != nullptr) conn.list->remove(&conn);
     for (int64_t id : conn.timers)
         timers_.cancel(id);
@@ -399,6 +404,7 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     // A send blocked on a peer that never reads holds its own reference to the socket: closing the fd alone
     // would leave the connection (and this slot) alive forever. Cancelling completes it with -ECANCELED.
     if (conn.send_in_flight) cancel_op(make_user_data(Op::send, conn.index, conn.reuse_tag));
+    if (conn.connect == ConnectOp::in_flight) abandon_connect(conn, reason); // on_connect comes before on_close
     const auto& d = conn.listener->plugin()->d();
     if (d.on_close != nullptr) {
         void* instance = conn.listener->plugin()->instance();
@@ -420,7 +426,11 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     io_uring_sqe_set_data64(sqe, make_user_data(Op::close, conn.index, conn.reuse_tag));
     conn.fd = -1;
     torn_down_this_turn_.push_back({conn.index, conn.reuse_tag});
-    conn.listener->remove_connection(); // max_connections admits a successor at once
+    if (conn.outbound) {
+        outbound_closed(conn);
+    } else {
+        conn.listener->remove_connection(); // max_connections admits a successor at once
+    }
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -447,10 +457,12 @@ void Worker::maybe_release(Connection& conn)
     // Output first: owned buffers are freed by functions in the plugin's library, and releasing the listener
     // generation may destroy the last instance of that plugin and unload the library.
     conn.out.clear(segment_pool_);
-    release_generation(slot, conn.listener);
+    InstancePresence& presence = *conn.presence;
     const uint32_t index = conn.index;
     connections_[index].reset();
-    free_connection_indexes_.push_back(index);
+    // A slot whose use number is spent retires, so that no id is ever given out twice (conn_id.hpp).
+    if (slot_uses_[index] != last_slot_use) free_connection_indexes_.push_back(index);
+    release_presence(presence); // may run on_worker_stop, and destroy an old instance after its last on_close
     free_slot_if_done(slot);
 }
 
@@ -532,7 +544,17 @@ int Worker::shutdown_write(Connection& conn)
 {
     if (conn.closing()) return -EPIPE;
     if (conn.write == WriteSide::open) conn.write = WriteSide::fin_queued;
+    publish_state(conn);
     touched(conn);
+    return 0;
+}
+
+int Worker::notify_output_below(Connection& conn, size_t low_water)
+{
+    if (conn.closing()) return -EPIPE;
+    conn.output_low_water = low_water;
+    conn.output_watch = true;
+    touched(conn); // checked when the connection settles: after the running callback, never inside this call
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "plugin_host/plugin.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <spdlog/spdlog.h>
 
@@ -118,11 +119,34 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(PluginFile file, const LoadOp
     return lib;
 }
 
-PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle)
+PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle,
+                               uint32_t worker_count)
     : library_(std::move(library)),
       handle_(std::move(handle)), call_target_{handle_->name.c_str(), library_->descriptor().name,
-                                               library_->path().c_str()}
+                                               library_->path().c_str(), &failures_},
+      metrics_(worker_count)
 {
+    handle_->instance = this;
+}
+
+int PluginInstance::register_metric(const char* name, uint32_t kind, const char* help)
+{
+    if (creating_thread_.load(std::memory_order_relaxed) != std::this_thread::get_id()) return -EPERM;
+    return metrics_.add_metric(name, kind, help);
+}
+
+void PluginInstance::take_over_from(const PluginInstance& previous, uint32_t worker) const noexcept
+{
+    const auto on_handover = d().on_handover;
+    if (on_handover == nullptr) return;
+    // A previous build whose file was rewritten in place: even its version string may be gone; no handover.
+    if (previous.library().overwritten()) return;
+    ringd_handover_info info{};
+    info.struct_size = sizeof info;
+    info.worker = worker;
+    info.previous_version = previous.d().version != nullptr ? previous.d().version : "";
+    (void)plugin_call_failed(call_target_, PluginCallback::on_handover,
+                             [&] { on_handover(instance_, previous.instance(), &info); });
 }
 
 PluginInstance::~PluginInstance()
@@ -155,14 +179,16 @@ std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
     args.host = spec.host;
     args.listener = handle.get();
 
-    std::shared_ptr<PluginInstance> result(new PluginInstance(std::move(library), std::move(handle)));
+    std::shared_ptr<PluginInstance> result(
+        new PluginInstance(std::move(library), std::move(handle), spec.worker_count));
     ringd_error error{};
     void* instance = nullptr;
     int rc = -1;
-    if (plugin_call_failed(result->call_target(), PluginCallback::create,
-                           [&] { rc = d.create(&args, &instance, &error); })) {
-        throw PluginConfigError("", "plugin " + std::string(d.name) + " threw from create()");
-    }
+    result->creating_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    const bool threw = plugin_call_failed(result->call_target(), PluginCallback::create,
+                                          [&] { rc = d.create(&args, &instance, &error); });
+    result->creating_thread_.store(std::thread::id(), std::memory_order_relaxed);
+    if (threw) throw PluginConfigError("", "plugin " + std::string(d.name) + " threw from create()");
     if (rc != 0) {
         error.message[sizeof error.message - 1] = '\0';
         error.key[sizeof error.key - 1] = '\0';

@@ -4,10 +4,12 @@
 // loads beside the old one), checked against the ABI before anything in it is called beyond the entry symbol.
 // A PluginInstance is what one listener's config made of it; it keeps its library loaded, and is shared by the
 // listener and every connection the listener accepted, so a reload that replaces the instance lets old
-// connections finish on the old one (and the old build), which is unloaded when its last instance goes.
+// connections finish on the old one (and the old build), which is unloaded when its last instance goes. Tasks
+// a plugin posts (ABI 1.1) hold it too, so destroy() comes after the last of them ran.
 #pragma once
 
 #include "plugin_host/loaded_object.hpp"
+#include "plugin_host/metrics.hpp"
 #include "plugin_host/plugin_call.hpp"
 
 #include <atomic>
@@ -17,10 +19,18 @@
 #include <ringd/plugin.h>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
-// The opaque handle plugins log through (ringd_instance_args.listener).
+namespace ringd::plugin_host {
+class PluginInstance;
+}
+
+// The instance's own handle (ringd_instance_args.listener): what plugins log through, and how host calls that
+// take `self` (ABI 1.1) find the instance. Owned by the instance; `instance` never changes.
 struct ringd_listener {
     std::string name;
+    ringd::plugin_host::PluginInstance* instance = nullptr;
 };
 
 namespace ringd::plugin_host {
@@ -104,7 +114,7 @@ struct InstanceSpec {
     const ringd_host* host;
 };
 
-class PluginInstance {
+class PluginInstance : public std::enable_shared_from_this<PluginInstance> {
 public:
     // Throws PluginConfigError (plugin said no) or PluginLoadError (plugin can't serve this socket kind).
     [[nodiscard]] static std::shared_ptr<PluginInstance> create(std::shared_ptr<PluginLibrary> library,
@@ -117,17 +127,34 @@ public:
     [[nodiscard]] void* instance() const { return instance_; }
     [[nodiscard]] const PluginLibrary& library() const { return *library_; }
     [[nodiscard]] const std::string& listener_name() const { return handle_->name; }
-    // Whom calls into this instance go to, for plugin_call_failed(); counts nothing (a Listener adds its
-    // counters to a copy).
+    // Whom calls into this instance go to, for plugin_call_failed(); failures are counted in failures().
     [[nodiscard]] const PluginCallTarget& call_target() const { return call_target_; }
+    // Calls into this instance that failed (threw), whichever thread made them.
+    [[nodiscard]] uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+
+    // ---- ABI 1.1 ----
+    // The handle the plugin passes back as `self`.
+    [[nodiscard]] ringd_listener* handle() const { return handle_.get(); }
+    // ringd_host.metric_register: only while create() runs, on the thread running it (else -EPERM).
+    [[nodiscard]] int register_metric(const char* name, uint32_t kind, const char* help);
+    [[nodiscard]] InstanceMetrics& metric_cells() { return metrics_; }
+    // Every registered metric with its current value (name, kind, help, value), for the metrics exporter.
+    [[nodiscard]] std::vector<InstanceMetrics::Value> metrics() const { return metrics_.values(); }
+    // on_handover(this, previous, {worker}) if the plugin has it: `worker` is RINGD_NO_WORKER on the main thread,
+    // else the calling worker's index. A failure is logged and counted; the handover is then simply incomplete.
+    void take_over_from(const PluginInstance& previous, uint32_t worker) const noexcept;
 
 private:
-    PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle);
+    PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<ringd_listener> handle,
+                   uint32_t worker_count);
     std::shared_ptr<PluginLibrary> library_;
     std::unique_ptr<ringd_listener> handle_;
+    std::atomic<uint64_t> failures_{0};
     PluginCallTarget call_target_;
     void* instance_ = nullptr;
     bool created_ = false; // create() returned 0, so destroy() follows, even for a NULL instance
+    InstanceMetrics metrics_;
+    std::atomic<std::thread::id> creating_thread_{}; // set while create() runs
 };
 
 } // namespace ringd::plugin_host

@@ -26,6 +26,24 @@ const char* to_string(PluginCallback callback) noexcept
         return "on_timer";
     case PluginCallback::spawn_done:
         return "spawn_done";
+    case PluginCallback::conn_task:
+        return "conn_task";
+    case PluginCallback::worker_task:
+        return "worker_task";
+    case PluginCallback::for_each_connection:
+        return "for_each_connection";
+    case PluginCallback::on_output_drained:
+        return "on_output_drained";
+    case PluginCallback::on_worker_start:
+        return "on_worker_start";
+    case PluginCallback::on_worker_stop:
+        return "on_worker_stop";
+    case PluginCallback::on_worker_timer:
+        return "on_worker_timer";
+    case PluginCallback::on_handover:
+        return "on_handover";
+    case PluginCallback::on_connect:
+        return "on_connect";
     }
     return "?";
 }
@@ -38,7 +56,19 @@ const char* consequence(PluginCallback callback) noexcept
     case PluginCallback::on_peer_shutdown:
     case PluginCallback::on_timer:
     case PluginCallback::spawn_done:
+    case PluginCallback::on_output_drained:
+    case PluginCallback::for_each_connection:
+    case PluginCallback::on_connect:
         return "connection aborted";
+    case PluginCallback::conn_task:
+        // With a connection the caller aborts it; with none (it was gone) there is nothing to abort.
+        return "its connection (if still there) aborted";
+    case PluginCallback::worker_task:
+    case PluginCallback::on_worker_start:
+    case PluginCallback::on_worker_stop:
+    case PluginCallback::on_worker_timer:
+    case PluginCallback::on_handover:
+        return "the instance goes on";
     case PluginCallback::on_close:
         return "the connection was closing anyway";
     case PluginCallback::on_datagram:

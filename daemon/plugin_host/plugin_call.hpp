@@ -6,10 +6,15 @@
 // tells the caller that the call failed. The caller then applies the one policy for that callback:
 //
 //   on_open, on_data, on_peer_shutdown, on_timer, spawn_done  the connection is aborted (reset), nothing else
+//   on_connect, on_output_drained, conn_task (with a
+//   connection), for_each_connection (the function it was
+//   given)                                                    the same: that connection is aborted
 //   on_close                                                  logged and counted; the connection is going anyway
 //   on_datagram                                               that datagram is dropped; the listener goes on
 //   create                                                    a configuration error: start or reload fails
 //   destroy                                                   logged; the instance is gone anyway
+//   conn_task (connection gone), worker_task, on_worker_start,
+//   on_worker_stop, on_worker_timer, on_handover              logged and counted; the instance goes on
 //
 // The policy is spelled in the log line too (consequence()), so the log says what ringd did about it.
 //
@@ -28,7 +33,8 @@
 
 namespace ringd::plugin_host {
 
-// Every entry point of ringd_plugin_descriptor, plus the completion a plugin passes to host->spawn.
+// Every entry point of ringd_plugin_descriptor, plus the functions a plugin passes to the host to be called back
+// (spawn completions, tasks, for_each_connection's function).
 enum class PluginCallback : uint8_t {
     create,
     destroy,
@@ -39,6 +45,16 @@ enum class PluginCallback : uint8_t {
     on_datagram,
     on_timer,
     spawn_done,
+    // ABI 1.1
+    conn_task,           // a task from host->post
+    worker_task,         // a task from host->post_worker
+    for_each_connection, // the function a plugin gave host->for_each_connection
+    on_output_drained,
+    on_worker_start,
+    on_worker_stop,
+    on_worker_timer,
+    on_handover,
+    on_connect, // an outbound connection's outcome
 };
 
 // The callback's name as plugin.h spells it ("on_data"); a string literal, safe in a signal handler.
@@ -52,7 +68,7 @@ struct PluginCallTarget {
     const char* listener = "";
     const char* plugin_name = "";
     const char* plugin_path = "";
-    std::atomic<uint64_t>* failures = nullptr; // counted here when set (the listener's plugin_failures)
+    std::atomic<uint64_t>* failures = nullptr; // counted here when set (the instance's failures())
 };
 
 // Which plugin call a thread is running, readable from any thread (the stall detector) and from a signal

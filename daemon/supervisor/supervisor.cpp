@@ -58,8 +58,9 @@ std::string describe(const config::ListenerConfig& l, const plugin_host::PluginI
                     p.d().version != nullptr ? p.d().version : "?", p.library().abi(), l.plugin_path.string());
     if (l.endpoint.is_stream()) { // connection limits mean nothing to a datagram listener
         const auto& lim = l.limits;
-        line += fmt::format(", max_connections {}, idle_timeout {}ms, max_output_buffer {}", lim.max_connections,
-                            lim.idle_timeout.count(), lim.max_output_buffer);
+        line +=
+            fmt::format(", max_connections {}, idle_timeout {}ms, max_output_buffer {}, max_outbound_connections {}",
+                        lim.max_connections, lim.idle_timeout.count(), lim.max_output_buffer, lim.outbound_limit());
     }
     if (l.endpoint.is_unix() && !l.endpoint.is_abstract_unix()) line += fmt::format(", mode {:04o}", l.unix_mode);
     return line;
@@ -233,6 +234,16 @@ void Supervisor::reload()
     notifier_.ready(fmt::format("{} listeners", active_.size()));
 }
 
+// The running listener that `fresh` succeeds for on_handover: the one with the same name whose plugin has the
+// same name (another build or version of it may have been loaded), whatever its address.
+std::shared_ptr<engine::Listener> Supervisor::predecessor_of(const engine::Listener& fresh) const
+{
+    for (const auto& a : active_) {
+        if (a->name() == fresh.name() && std::strcmp(a->plugin()->d().name, fresh.plugin()->d().name) == 0) return a;
+    }
+    return nullptr;
+}
+
 // Makes the running set match `next`. Everything that can fail (plugins, binds) happens before anything is
 // changed, so a failed reload leaves the old configuration serving untouched.
 void Supervisor::apply(config::Config next)
@@ -260,6 +271,7 @@ void Supervisor::apply(config::Config next)
         try {
             auto sockets = old ? old->sockets() : factory_->open_sockets(l, inherited_);
             auto fresh = std::make_shared<engine::Listener>(l, std::move(sockets), instances[i]);
+            fresh->set_handover_from(predecessor_of(*fresh)); // before any worker sees it
             kept_or_new.push_back(fresh);
             if (old) {
                 to_replace.emplace_back(old, fresh);
@@ -273,6 +285,13 @@ void Supervisor::apply(config::Config next)
     if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
 
     // Commit: nothing below can fail.
+    // State handover, first on this thread, before any new instance serves (the workers follow, each right after
+    // on_worker_start there). After every check, so an instance that took over is never thrown away unserved.
+    for (const auto& fresh : kept_or_new) {
+        if (const auto previous = fresh->handover_from().lock()) {
+            fresh->plugin()->take_over_from(*previous->plugin(), RINGD_NO_WORKER);
+        }
+    }
     for (const auto& l : to_add) {
         engine_->add_listener(l);
         spdlog::info("reload: serving {} ({})", l->name(), l->config().endpoint.text);

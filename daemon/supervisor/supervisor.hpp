@@ -34,6 +34,7 @@ private:
     void start(config::Config config);
     void reload();
     void apply(config::Config next);
+    [[nodiscard]] std::shared_ptr<engine::Listener> predecessor_of(const engine::Listener& fresh) const;
     void update_status();
     void feed_watchdog();
     [[nodiscard]] config::LoadOptions load_options() const;

@@ -5,6 +5,7 @@
 #include "command_policy.hpp"
 #include "common/config_mapping.hpp"
 #include "common/config_scalar.hpp"
+#include "common/config_units.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -21,20 +22,16 @@
 #include <yaml-cpp/yaml.h>
 
 namespace ringd::remote_cmd {
+using plugin_common::parse_duration;
+using plugin_common::parse_size;
+using plugin_common::whole_number;
+
 namespace {
 
 // The length fields of json-header and size-prefixed are signed 32-bit: keep every response well inside.
 constexpr uint64_t kMaxOutputLimit = 1024ull * 1024 * 1024;
 constexpr uint64_t kMaxRequestLimit = 16ull * 1024 * 1024;
 constexpr std::size_t kMaxTokenBytes = 4096;
-
-std::optional<uint64_t> whole_number(std::string_view digits)
-{
-    uint64_t value = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-    return value;
-}
 
 std::string scalar(const YAML::Node& node, const std::string& key)
 {
@@ -284,46 +281,6 @@ void check_consistency(Settings& s, bool has_protocol)
 }
 
 } // namespace
-
-std::chrono::milliseconds parse_duration(std::string_view text)
-{
-    const std::string expected = "expected a duration like 500ms, 10s, 2m or 1h, got \"" + std::string(text) + "\"";
-    if (text == "0") return std::chrono::milliseconds(0);
-    std::size_t digits = 0;
-    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
-        ++digits;
-    const std::string_view unit = text.substr(digits);
-    uint64_t scale = 0;
-    if (unit == "ms") scale = 1;
-    if (unit == "s") scale = 1000;
-    if (unit == "m") scale = 60'000;
-    if (unit == "h") scale = 3'600'000;
-    const auto n = whole_number(text.substr(0, digits));
-    if (scale == 0 || !n) throw std::invalid_argument(expected);
-    if (*n > std::numeric_limits<int64_t>::max() / scale) throw std::invalid_argument("duration too large");
-    return std::chrono::milliseconds(static_cast<int64_t>(*n * scale));
-}
-
-uint64_t parse_size(std::string_view text)
-{
-    const std::string expected = "expected a size like 4096, 64KiB or 1MiB, got \"" + std::string(text) + "\"";
-    std::size_t digits = 0;
-    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
-        ++digits;
-    const std::string_view unit = text.substr(digits);
-    uint64_t scale = 0;
-    if (unit.empty() || unit == "B") scale = 1;
-    if (unit == "KiB") scale = 1ull << 10;
-    if (unit == "MiB") scale = 1ull << 20;
-    if (unit == "GiB") scale = 1ull << 30;
-    if (unit == "kB") scale = 1000;
-    if (unit == "MB") scale = 1000 * 1000;
-    if (unit == "GB") scale = 1000 * 1000 * 1000;
-    const auto n = whole_number(text.substr(0, digits));
-    if (scale == 0 || !n) throw std::invalid_argument(expected);
-    if (*n > std::numeric_limits<uint64_t>::max() / scale) throw std::invalid_argument("size too large");
-    return *n * scale;
-}
 
 Settings parse_settings(std::string_view config_yaml)
 {

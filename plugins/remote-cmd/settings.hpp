@@ -53,9 +53,4 @@ struct Settings {
 // Throws ringd::ConfigError(key, message).
 [[nodiscard]] Settings parse_settings(std::string_view config_yaml);
 
-// "10s", "500ms", "2m", "1h", or "0"; and sizes "4096", "64KiB", "1MiB", "1GiB", "64kB", "1MB". Throw
-// std::invalid_argument with a message saying what was expected.
-[[nodiscard]] std::chrono::milliseconds parse_duration(std::string_view text);
-[[nodiscard]] uint64_t parse_size(std::string_view text);
-
 } // namespace ringd::remote_cmd

@@ -60,6 +60,10 @@ std::vector<BadConfig> bad_configs()
         {"limits:\n  max_output_buffer: 1 MiB\n" + a, "2:22", "", "expected a size like 1MiB, 64KiB or 4096"},
         {"limits:\n  max_output_buffer: 99999999999GiB\n" + a, "2:22", "", "is too large"},
         {"limits:\n  max_conections: 5\n" + a, "2:3", "", "did you mean 'max_connections'?"},
+        {"limits:\n  max_outbound_connections: -1\n" + a, "2:29", "",
+         "expected a number from 0 to 1000000 for 'max_outbound_connections', got \"-1\""},
+        {"limits:\n  max_outbound_connections: 1000001\n" + a, "2:29", "", "got \"1000001\""},
+        {"limits:\n  max_outbound_conections: 5\n" + a, "2:3", "", "did you mean 'max_outbound_connections'?"},
         {"limits: 5\n" + a, "1:9", "", "expected limits to be a mapping"},
         // Listener keys
         {a + "    plugn_config: {}\n", "5:5", "a", "unknown key 'plugn_config' in listener"},
@@ -109,6 +113,8 @@ std::vector<BadConfig> bad_configs()
          "duplicate key 'burst' in 'config' (first at line 6)"},
         // Listener limits and access lists
         {a + "    limits: { max_connections: 0 }\n", "5:32", "a", "for 'max_connections', got \"0\""},
+        {a + "    limits: { max_outbound_connections: many }\n", "5:41", "a",
+         "for 'max_outbound_connections', got \"many\""},
         {a + "    limits: { idle: 5s }\n", "5:15", "a", "unknown key 'idle' in listener limits"},
         {a + "    allow: [10.0.0.0/33]\n", "5:13", "a", "expected a prefix length from 0 to 32"},
         {a + "    deny: [10.0.0.0/8, example.com]\n", "5:24", "a", "got \"example.com\""},

@@ -99,6 +99,37 @@ TEST_CASE("every setting can be overridden, and listener limits merge with the d
     CHECK(YAML::Load(listener.plugin_config_yaml)["transform"].as<std::string>() == "upper");
 }
 
+TEST_CASE("max_outbound_connections defaults to the listener's own max_connections", "[config]")
+{
+    const TempDir dir;
+    const auto plugins = dir.plugins("p", {"echo"});
+    auto listener = [](const std::string& name, int port, const std::string& limits) {
+        return "  - name: " + name + "\n    listen: tcp://127.0.0.1:" + std::to_string(port) + "\n    plugin: echo\n" +
+               (limits.empty() ? "" : "    limits: " + limits + "\n");
+    };
+    SECTION("unset anywhere: each listener's max_connections")
+    {
+        const Config config = parse_config("limits: { max_connections: 300 }\nlisteners:\n" + listener("a", 1, "") +
+                                               listener("b", 2, "{ max_connections: 7 }") +
+                                               listener("c", 3, "{ max_outbound_connections: 0 }"),
+                                           "r.yaml", dir.path(), with_plugin_dir(plugins));
+        CHECK_FALSE(config.limits.max_outbound_connections.has_value());
+        CHECK(config.limits.outbound_limit() == 300);
+        CHECK(config.listeners.at(0).limits.outbound_limit() == 300);
+        CHECK(config.listeners.at(1).limits.outbound_limit() == 7);
+        CHECK(config.listeners.at(2).limits.outbound_limit() == 0); // 0: the plugin may open none
+    }
+    SECTION("set at the top: inherited, whatever the listener's max_connections")
+    {
+        const Config config = parse_config("limits: { max_outbound_connections: 50 }\nlisteners:\n" +
+                                               listener("a", 1, "{ max_connections: 7 }") +
+                                               listener("b", 2, "{ max_outbound_connections: 1000000 }"),
+                                           "r.yaml", dir.path(), with_plugin_dir(plugins));
+        CHECK(config.listeners.at(0).limits.outbound_limit() == 50);
+        CHECK(config.listeners.at(1).limits.outbound_limit() == 1'000'000);
+    }
+}
+
 TEST_CASE("workers: auto is the number of CPUs", "[config]")
 {
     const TempDir dir;

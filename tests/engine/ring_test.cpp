@@ -93,3 +93,22 @@ TEST_CASE("only allocation failures and an overflowing completion queue are wort
     for (int err : {EBADF, EBADFD, EEXIST, EFAULT, EINVAL, EOPNOTSUPP, EBADR})
         CHECK_FALSE(is_transient_ring_error(-err));
 }
+
+TEST_CASE("linked SQEs are never split across submissions")
+{
+    Ring ring(8, 16);
+    for (int i = 0; i < 7; ++i) // one SQE left: the pair does not fit, so the seven go first
+        io_uring_prep_nop(ring.sqe());
+    auto [first, second] = ring.linked_sqes();
+    CHECK(io_uring_sq_ready(ring.raw()) == 2);
+    io_uring_prep_nop(first);
+    first->flags |= IOSQE_IO_LINK;
+    io_uring_prep_nop(second);
+    CHECK(ring.submit_and_wait(std::nullopt) == 0);
+    unsigned completions = 0;
+    for (int i = 0; i < 10 && completions < 9; ++i) {
+        completions += ring.drain([](const io_uring_cqe& cqe) { CHECK(cqe.res == 0); });
+        if (completions < 9) (void)ring.submit_and_wait(1ms);
+    }
+    CHECK(completions == 9);
+}

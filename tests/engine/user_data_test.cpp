@@ -7,7 +7,7 @@ using namespace ringd::engine;
 
 TEST_CASE("op, index and reuse tag round-trip through user_data")
 {
-    for (Op op : {Op::accept, Op::recv, Op::send, Op::close, Op::recvmsg, Op::child_stderr}) {
+    for (Op op : {Op::accept, Op::recv, Op::send, Op::close, Op::recvmsg, Op::child_stderr, Op::connect}) {
         for (uint32_t index : {0u, 1u, 123456u, 0xffffffffu}) {
             for (uint32_t tag : {0u, 1u, 0xfffffeu, 0xffffffu}) {
                 const uint64_t ud = make_user_data(op, index, tag);

@@ -7,11 +7,15 @@
 #include "engine/host_api.hpp"
 #include "engine/user_data.hpp"
 #include "engine/worker.hpp"
+#include "engine/worker_directory.hpp"
 
+#include <array>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <poll.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -50,6 +54,12 @@ public:
     }
     static uint64_t stale_completions(const Worker& w) { return w.stale_completions_; }
     static const ListenerSlot& slot(const Worker& w, uint32_t index) { return *w.slots_.at(index); }
+    // Single steps of a turn, for orderings a whole turn would not produce.
+    static void settle_touched(Worker& w) { w.settle_touched(); }
+    static void drain_mailbox(Worker& w) { w.drain_mailbox(); }
+    static std::size_t pending_timers(const Worker& w) { return w.timers_.size(); }
+    static uint64_t ring_mail_wakes(const Worker& w) { return w.ring_mail_wakes_; }
+    static int wake_fd(const Worker& w) { return w.wake_fd_.get(); }
 };
 
 } // namespace ringd::engine
@@ -67,14 +77,20 @@ struct Script {
     unsigned echo_times = 1;       // how many copies of its input on_data sends back
     std::string abort_on;          // on_data with exactly this input: close(RINGD_CLOSE_ABORT)
     std::string throw_on;          // on_data with exactly this input: throws
+    int64_t notify_below = -1;     // >= 0: every on_data arms notify_output_below with this low-water mark
 };
 
 struct Record {
     Script script;
-    std::vector<std::string> events; // "open", "data <n>", "peer_shutdown", "close <reason>"
-    std::string input;               // every byte on_data was given, in order
+    // "open", "data <n>", "peer_shutdown", "close <reason>"; with the ABI 1.1 hooks also "worker_start <w>",
+    // "worker_stop <w>", "worker_timer", "drained" (or "drained inside notify_output_below")
+    std::vector<std::string> events;
+    std::string input; // every byte on_data was given, in order
     ringd_conn* conn = nullptr;
     const ringd_host* host = nullptr;
+    ringd_listener* self = nullptr;
+    bool in_notify = false;        // notify_output_below is running
+    int64_t queued_at_notify = -1; // queued_output() right after it
 };
 
 Record* record = nullptr; // the running test's; the callbacks below have no other way to find it
@@ -82,6 +98,7 @@ Record* record = nullptr; // the running test's; the callbacks below have no oth
 int rec_create(const ringd_instance_args* args, void** instance, ringd_error*)
 {
     record->host = args->host;
+    record->self = args->listener;
     *instance = record;
     return 0;
 }
@@ -105,6 +122,12 @@ void rec_on_data(void*, ringd_conn* conn, const uint8_t* data, size_t len)
     for (unsigned i = 0; i < record->script.echo_times; ++i)
         record->host->send(conn, data, len);
     if (record->script.pause_after_data) record->host->pause_reading(conn);
+    if (record->script.notify_below >= 0) {
+        record->in_notify = true;
+        record->host->notify_output_below(conn, size_t(record->script.notify_below));
+        record->in_notify = false;
+        record->queued_at_notify = record->host->queued_output(conn);
+    }
 }
 void rec_on_peer_shutdown(void*, ringd_conn* conn)
 {
@@ -118,7 +141,28 @@ void rec_on_close(void*, ringd_conn*, ringd_close_reason reason)
     record->conn = nullptr;
 }
 
-ringd_plugin_descriptor recorder_descriptor(bool with_peer_shutdown)
+void rec_on_worker_start(void*, uint32_t worker)
+{
+    record->events.push_back("worker_start " + std::to_string(worker));
+}
+void rec_on_worker_stop(void*, uint32_t worker)
+{
+    record->events.push_back("worker_stop " + std::to_string(worker));
+}
+void rec_on_worker_timer(void*, int64_t, void*)
+{
+    record->events.emplace_back("worker_timer");
+}
+void rec_on_handover(void*, void*, const ringd_handover_info* info)
+{
+    record->events.push_back("handover " + std::to_string(info->worker));
+}
+void rec_on_output_drained(void*, ringd_conn*)
+{
+    record->events.emplace_back(record->in_notify ? "drained inside notify_output_below" : "drained");
+}
+
+ringd_plugin_descriptor recorder_descriptor(bool with_peer_shutdown, bool with_hooks)
 {
     ringd_plugin_descriptor d{};
     d.abi_version = RINGD_PLUGIN_ABI_VERSION;
@@ -132,6 +176,14 @@ ringd_plugin_descriptor recorder_descriptor(bool with_peer_shutdown)
     d.on_data = rec_on_data;
     d.on_peer_shutdown = with_peer_shutdown ? rec_on_peer_shutdown : nullptr;
     d.on_close = rec_on_close;
+    d.abi_minor = RINGD_PLUGIN_ABI_MINOR;
+    d.on_output_drained = rec_on_output_drained;
+    if (with_hooks) {
+        d.on_worker_start = rec_on_worker_start;
+        d.on_worker_stop = rec_on_worker_stop;
+        d.on_worker_timer = rec_on_worker_timer;
+        d.on_handover = rec_on_handover;
+    }
     return d;
 }
 
@@ -141,12 +193,17 @@ struct Rig {
     Record rec;
     ringd_plugin_descriptor descriptor;
     Worker worker;
+    Worker* const workers[1] = {&worker};
+    WorkerDirectory directory{workers}; // send_to and friends find the worker through it
+    std::shared_ptr<plugin_host::PluginLibrary> library;
+    std::shared_ptr<Listener> listener;
     std::string name;
     int client = -1;
 
-    explicit Rig(bool with_peer_shutdown = true, uint64_t max_output_buffer = 1 << 20)
-        : descriptor(recorder_descriptor(with_peer_shutdown)), worker(WorkerOptions{})
+    explicit Rig(bool with_peer_shutdown = true, uint64_t max_output_buffer = 1 << 20, bool with_hooks = false)
+        : descriptor(recorder_descriptor(with_peer_shutdown, with_hooks)), worker(WorkerOptions{})
     {
+        library = plugin_host::PluginLibrary::builtin("recorder", &descriptor);
         record = &rec;
         static unsigned counter = 0;
         name = "ringd-worker-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
@@ -154,15 +211,15 @@ struct Rig {
         lc.name = "rec";
         lc.endpoint = config::parse_endpoint("unix:@" + name);
         lc.limits.max_output_buffer = max_output_buffer;
-        auto library = plugin_host::PluginLibrary::builtin("recorder", &descriptor);
         auto instance = plugin_host::PluginInstance::create(
             library, plugin_host::InstanceSpec{"rec", "{}", RINGD_KIND_STREAM, 1, host_table()});
-        auto listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 1), instance);
+        listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 1), instance);
         WorkerTestAccess::start(worker);
         worker.add_listener(listener);
         connect_client();
-        turn_until([&] { return !rec.events.empty(); });
-        REQUIRE(rec.events == std::vector<std::string>{"open"});
+        turn_until([&] { return rec.conn != nullptr; });
+        REQUIRE(rec.events ==
+                (with_hooks ? std::vector<std::string>{"worker_start 0", "open"} : std::vector<std::string>{"open"}));
     }
     ~Rig()
     {
@@ -187,6 +244,13 @@ struct Rig {
         REQUIRE(::send(client, data.data(), data.size(), MSG_NOSIGNAL) == ssize_t(data.size()));
     }
     void turn(std::chrono::milliseconds wait = 20ms) { WorkerTestAccess::turn(worker, wait); }
+    // What a reload that keeps the address makes: a new instance of the same plugin on the same sockets.
+    std::shared_ptr<Listener> successor() const
+    {
+        auto instance = plugin_host::PluginInstance::create(
+            library, plugin_host::InstanceSpec{"rec", "{}", RINGD_KIND_STREAM, 1, host_table()});
+        return std::make_shared<Listener>(listener->config(), listener->sockets(), instance);
+    }
     template <class P> void turn_until(P done, int max_turns = 100)
     {
         for (int i = 0; i < max_turns && !done(); ++i)
@@ -412,4 +476,293 @@ TEST_CASE("spawn refuses a request whose struct_size is below ABI 1.0's, reading
         rig.turn();
     CHECK_FALSE(done_called);
     CHECK(WorkerTestAccess::only_connection(rig.worker)->running_children == 0);
+}
+
+// ---- ABI 1.1 ---------------------------------------------------------------------------------------------------
+
+namespace {
+
+// Connection tasks (host->post) record whether they found their connection.
+void record_task(void*, ringd_conn* conn, void* arg)
+{
+    record->events.emplace_back(conn != nullptr ? "task live" : "task null");
+    delete static_cast<std::string*>(arg);
+}
+
+void record_worker_task(void*, void* arg, int status)
+{
+    record->events.push_back("worker task " + std::to_string(status));
+    delete static_cast<std::string*>(arg);
+}
+
+} // namespace
+
+TEST_CASE("connection ids are never reused, not even when the connection slot is")
+{
+    Rig rig;
+    const ringd_host* host = rig.rec.host;
+    Connection* first = WorkerTestAccess::only_connection(rig.worker);
+    const uint32_t slot = first->index;
+    const ringd_conn_id first_id = host->conn_id(rig.rec.conn);
+    CHECK(first_id != 0);
+    CHECK(first_id == first->id);
+    ::close(rig.client);
+    rig.client = -1;
+    rig.turn_until([&] { return WorkerTestAccess::only_connection(rig.worker) == nullptr; });
+    rig.connect_client();
+    rig.turn_until([&] { return rig.rec.conn != nullptr; });
+    Connection* second = WorkerTestAccess::only_connection(rig.worker);
+    REQUIRE(second->index == slot); // the same slot serves the next connection
+    const ringd_conn_id second_id = host->conn_id(rig.rec.conn);
+    CHECK(second_id != first_id);
+    // The old id reaches nothing, from this thread or another; ids that never were are refused.
+    CHECK(host->send_to(first_id, "x", 1) == -ENOENT);
+    CHECK(host->close_id(first_id, RINGD_CLOSE_ABORT) == -ENOENT);
+    int from_thread = 0;
+    std::thread([&] { from_thread = host->send_to(first_id, "x", 1); }).join();
+    CHECK(from_thread == -ENOENT);
+    CHECK(host->send_to(0, "x", 1) == -EINVAL);
+    CHECK(host->send_to(make_conn_id(7, 0, 1), "x", 1) == -EINVAL); // no worker 7
+    // The new id reaches the new connection, at once on its own worker.
+    CHECK(host->send_to(second_id, "hi", 2) == 0);
+    rig.turn(1ms); // settled: the send is queued in the ring
+    rig.turn(1ms); // submitted
+    char buf[8];
+    CHECK(::recv(rig.client, buf, sizeof buf, MSG_DONTWAIT) == 2);
+}
+
+TEST_CASE("send_to, close_id and post from another thread reach the connection through the mailbox, in order")
+{
+    Rig rig;
+    const ringd_host* host = rig.rec.host;
+    const ringd_conn_id id = host->conn_id(rig.rec.conn);
+    int rc[4] = {1, 1, 1, 1};
+    std::thread([&] {
+        rc[0] = host->send_to(id, "one,", 4);
+        rc[1] = host->post(rig.rec.self, id, record_task, new std::string("arg"));
+        rc[2] = host->send_to(id, "two", 3);
+        rc[3] = host->close_id(id, RINGD_CLOSE_AFTER_FLUSH);
+    }).join();
+    CHECK(rc[0] == 0);
+    CHECK(rc[1] == 0);
+    CHECK(rc[2] == 0);
+    CHECK(rc[3] == 0);
+    CHECK(rig.read_to_eof() == "one,two");
+    // Closing (it waits for the client's FIN): takes no more output; then gone, as any thread can tell.
+    int after = 0;
+    std::thread([&] { after = host->send_to(id, "x", 1); }).join();
+    CHECK(after == -EPIPE);
+    ::close(rig.client);
+    rig.client = -1;
+    rig.turn_until([&] { return rig.rec.events.back() == "close 1"; });
+    CHECK(rig.rec.events == std::vector<std::string>{"open", "task live", "close 1"});
+    std::thread([&] { after = host->send_to(id, "x", 1); }).join();
+    CHECK(after == -ENOENT);
+}
+
+TEST_CASE("a task for a connection that goes away while the task is on its way runs with conn NULL")
+{
+    Rig rig;
+    const ringd_host* host = rig.rec.host;
+    const ringd_conn_id id = host->conn_id(rig.rec.conn);
+    int rc = 1;
+    std::thread([&] { rc = host->post(rig.rec.self, id, record_task, new std::string("arg")); }).join();
+    REQUIRE(rc == 0);
+    // Torn down before the worker takes its mail.
+    REQUIRE(host->close(rig.rec.conn, RINGD_CLOSE_ABORT) == 0);
+    WorkerTestAccess::settle_touched(rig.worker);
+    CHECK(rig.rec.events.back() == "close 1");
+    WorkerTestAccess::drain_mailbox(rig.worker);
+    CHECK(rig.rec.events.back() == "task null"); // it ran once, without the connection (and freed its arg)
+    CHECK(host->post(rig.rec.self, id, record_task, nullptr) == -ENOENT);
+}
+
+TEST_CASE("an instance starts on a worker before its first callback there and stops after its last")
+{
+    Rig rig(/*with_peer_shutdown=*/true, 1 << 20, /*with_hooks=*/true); // checked: {"worker_start 0", "open"}
+    const ringd_host* host = rig.rec.host;
+    // Retired while a connection is open: it keeps serving that connection, so it has not stopped.
+    rig.worker.retire_listener(rig.listener.get(), std::nullopt);
+    for (int i = 0; i < 3; ++i)
+        rig.turn();
+    CHECK(rig.rec.events.back() == "open");
+    // A worker task runs while the instance is there.
+    int rc = 1;
+    std::thread([&] { rc = host->post_worker(rig.rec.self, 0, record_worker_task, new std::string("a")); }).join();
+    REQUIRE(rc == 0);
+    rig.turn_until([&] { return rig.rec.events.back() == "worker task 0"; });
+    // Its last connection closes: on_close, then on_worker_stop, in that order and nothing after.
+    REQUIRE(::shutdown(rig.client, SHUT_WR) == 0);
+    CHECK(rig.read_to_eof() == "<fin>");
+    rig.turn_until([&] { return rig.rec.events.back() == "worker_stop 0"; });
+    CHECK(rig.rec.events == std::vector<std::string>{"worker_start 0", "open", "worker task 0", "peer_shutdown",
+                                                     "close 0", "worker_stop 0"});
+    // A worker task now finds the instance gone from this worker: it runs with -ESRCH, once.
+    std::thread([&] { rc = host->post_worker(rig.rec.self, 0, record_worker_task, new std::string("b")); }).join();
+    REQUIRE(rc == 0);
+    rig.turn();
+    CHECK(rig.rec.events.back() == "worker task " + std::to_string(-ESRCH));
+    CHECK(host->post_worker(rig.rec.self, 1, record_worker_task, nullptr) == -EINVAL); // no worker 1
+}
+
+TEST_CASE("worker timers fire on their worker and are dropped when the instance stops there")
+{
+    Rig rig(/*with_peer_shutdown=*/true, 1 << 20, /*with_hooks=*/true);
+    const ringd_host* host = rig.rec.host;
+    ringd_listener* self = rig.rec.self;
+    REQUIRE(host->worker_timer_start(self, 1, nullptr) > 0);
+    rig.turn_until([&] { return rig.rec.events.back() == "worker_timer"; });
+    const int64_t cancelled = host->worker_timer_start(self, 10, nullptr);
+    CHECK(host->worker_timer_cancel(self, cancelled) == 0);
+    CHECK(host->worker_timer_cancel(self, cancelled) == -ENOENT);
+    int64_t off_worker = 0;
+    std::thread([&] { off_worker = host->worker_timer_start(self, 1, nullptr); }).join();
+    CHECK(off_worker == -EPERM);
+    // Still pending when the instance stops here: dropped, never fired.
+    REQUIRE(host->worker_timer_start(self, 100, nullptr) > 0);
+    rig.worker.retire_listener(rig.listener.get(), std::nullopt);
+    ::close(rig.client);
+    rig.client = -1;
+    rig.turn_until([&] { return rig.rec.events.back() == "worker_stop 0"; });
+    CHECK(WorkerTestAccess::pending_timers(rig.worker) == 0);
+    const auto stopped_at = rig.rec.events.size();
+    for (int i = 0; i < 8; ++i)
+        rig.turn(20ms); // well past the dropped timer's deadline
+    CHECK(rig.rec.events.size() == stopped_at);
+    CHECK(host->worker_timer_start(self, 1, nullptr) == -ESRCH);
+}
+
+TEST_CASE("on_output_drained fires once the output is low, after the call that armed it, never inside it")
+{
+    SECTION("already low: at the next settle, after on_data returned")
+    {
+        Rig rig;
+        rig.rec.script.notify_below = 1 << 20;
+        rig.write_all("hello");
+        rig.turn_until([&] { return rig.rec.events.back() == "drained"; });
+        CHECK(rig.rec.events == std::vector<std::string>{"open", "data 5", "drained"});
+    }
+    SECTION("high at first: once the sends have drained it")
+    {
+        Rig rig;
+        rig.rec.script.echo_times = 40; // 40 x 3000 bytes queued by one on_data
+        rig.rec.script.notify_below = 0;
+        rig.write_all(pattern(3000));
+        rig.turn_until([&] { return rig.rec.input.size() == 3000; });
+        CHECK(rig.rec.queued_at_notify == 120000);
+        std::string got;
+        char buf[65536];
+        for (int i = 0; i < 200 && rig.rec.events.back() != "drained"; ++i) {
+            rig.turn(5ms);
+            const ssize_t n = ::recv(rig.client, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) got.append(buf, std::size_t(n));
+        }
+        CHECK(rig.rec.events == std::vector<std::string>{"open", "data 3000", "drained"});
+        CHECK(WorkerTestAccess::only_connection(rig.worker)->out.bytes() == 0);
+    }
+}
+
+TEST_CASE("a replaced instance stops only after its last connection; its successor starts and takes over first")
+{
+    Rig rig(/*with_peer_shutdown=*/true, 1 << 20, /*with_hooks=*/true);
+    const std::shared_ptr<Listener> next = rig.successor();
+    next->set_handover_from(rig.listener);
+    rig.worker.replace_listener(rig.listener.get(), next);
+    rig.turn();
+    // The successor started and took over; the old instance still serves its open connection.
+    CHECK(rig.rec.events == std::vector<std::string>{"worker_start 0", "open", "worker_start 0", "handover 0"});
+    rig.write_all("still old");
+    rig.turn_until([&] { return rig.rec.input == "still old"; });
+    REQUIRE(::shutdown(rig.client, SHUT_WR) == 0);
+    CHECK(rig.read_to_eof() == "still old<fin>");
+    rig.turn_until([&] { return rig.rec.events.back() == "worker_stop 0"; });
+    CHECK(rig.rec.events == std::vector<std::string>{"worker_start 0", "open", "worker_start 0", "handover 0", "data 9",
+                                                     "peer_shutdown", "close 0", "worker_stop 0"});
+    rig.listener = next; // the Rig shuts down what now serves
+}
+
+namespace {
+
+std::atomic<int> worker_task_status{1};
+std::atomic<int> worker_task_runs{0};
+
+void note_worker_task(void*, void*, int status)
+{
+    worker_task_status = status;
+    ++worker_task_runs;
+}
+
+// Two workers, the first driven by the test's thread, and an instance to post as.
+struct TwoWorkers {
+    Record rec;
+    ringd_plugin_descriptor descriptor = recorder_descriptor(true, false);
+    Worker first{WorkerOptions{0, 2}};
+    Worker second{WorkerOptions{1, 2}};
+    Worker* const workers[2] = {&first, &second};
+    WorkerDirectory directory{workers};
+    std::shared_ptr<plugin_host::PluginInstance> instance;
+    std::shared_ptr<Listener> listener; // the instance, present on the second worker
+
+    TwoWorkers()
+    {
+        record = &rec;
+        worker_task_status = 1;
+        worker_task_runs = 0;
+        instance = plugin_host::PluginInstance::create(
+            plugin_host::PluginLibrary::builtin("recorder", &descriptor),
+            plugin_host::InstanceSpec{"rec", "{}", RINGD_KIND_STREAM, 2, host_table()});
+        config::ListenerConfig lc;
+        lc.name = "rec";
+        lc.endpoint = config::parse_endpoint("unix:@ringd-worker-test-two-" + std::to_string(::getpid()));
+        listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 2), instance);
+        WorkerTestAccess::start(first);
+    }
+    ~TwoWorkers() { record = nullptr; }
+};
+
+} // namespace
+
+TEST_CASE("a worker wakes another through its own ring (IORING_OP_MSG_RING), not the eventfd")
+{
+    TwoWorkers rig;
+    // The ring setup this is about (where the kernel has it, as on the machines ringd is tested on).
+    INFO("ring setup: " << rig.second.ring().setup_description());
+    CHECK(rig.second.ring().setup_description() == "single-issuer, deferred task-run");
+    std::thread second_loop([&] { rig.second.run(); });
+    std::atomic<bool> serving{false};
+    rig.second.post([&](Worker& w) {
+        w.add_listener(rig.listener);
+        serving = true;
+    });
+    for (int i = 0; i < 500 && !serving; ++i)
+        std::this_thread::sleep_for(1ms); // its ring is enabled by now: MSG_RING can reach it
+    REQUIRE(serving);
+    REQUIRE(rig.second.post_worker_task(rig.instance, note_worker_task, nullptr) == 0); // on the first worker's thread
+    for (int i = 0; i < 100 && worker_task_runs == 0; ++i)
+        WorkerTestAccess::turn(rig.first, 10ms); // submits the MSG_RING with the turn's batch
+    CHECK(worker_task_runs == 1);
+    CHECK(worker_task_status == 0); // present there: the listener was added first (same thread, in order)
+    CHECK(WorkerTestAccess::ring_mail_wakes(rig.second) >= 1);
+    rig.second.post([](Worker& w) { w.begin_shutdown(Clock::now()); });
+    second_loop.join();
+    rig.first.begin_shutdown(Clock::now());
+}
+
+TEST_CASE("a wake the target's ring refuses falls back to its eventfd; a worker that never ran still runs its tasks")
+{
+    TwoWorkers rig; // the second worker never runs: its ring stays disabled, so MSG_RING to it fails (EBADFD)
+    REQUIRE(rig.second.post_worker_task(rig.instance, note_worker_task, nullptr) == 0); // on the first worker's thread
+    pollfd pfd{WorkerTestAccess::wake_fd(rig.second), POLLIN, 0};
+    for (int i = 0; i < 100 && ::poll(&pfd, 1, 0) == 0; ++i)
+        WorkerTestAccess::turn(rig.first, 10ms); // the failed MSG_RING's completion arrives here
+    CHECK(::poll(&pfd, 1, 0) == 1);              // its eventfd was written instead
+    CHECK(worker_task_runs == 0);
+    rig.first.begin_shutdown(Clock::now());
+    // Destroying a worker whose loop never ran runs what was posted to it, once, as not served there.
+    {
+        Worker third{WorkerOptions{2, 3}};
+        std::thread([&] { (void)third.post_worker_task(rig.instance, note_worker_task, nullptr); }).join();
+    }
+    CHECK(worker_task_runs == 1);
+    CHECK(worker_task_status == -ESRCH);
 }

@@ -37,9 +37,11 @@ TEST_CASE("every callback has its plugin.h name and a consequence")
 {
     CHECK(std::string(to_string(PluginCallback::on_data)) == "on_data");
     CHECK(std::string(to_string(PluginCallback::spawn_done)) == "spawn_done");
+    CHECK(std::string(to_string(PluginCallback::on_connect)) == "on_connect");
+    CHECK(std::string(consequence(PluginCallback::on_connect)) == "connection aborted");
     for (auto cb : {PluginCallback::create, PluginCallback::destroy, PluginCallback::on_open, PluginCallback::on_data,
                     PluginCallback::on_peer_shutdown, PluginCallback::on_close, PluginCallback::on_datagram,
-                    PluginCallback::on_timer, PluginCallback::spawn_done}) {
+                    PluginCallback::on_timer, PluginCallback::spawn_done, PluginCallback::on_connect}) {
         CHECK(std::string(to_string(cb)) != "?");
         CHECK(std::string(consequence(cb)) != "?");
     }

@@ -2,10 +2,10 @@
 // LoadedObject (dlopen through /proc/<pid>/fd, a private copy when the inode is taken, unloading), build ids.
 #include "plugin_host/loaded_object.hpp"
 #include "plugin_host/plugin.hpp"
-#include "support/fake_host.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <elf.h>
 #include <fcntl.h>
 #include <fstream>
@@ -69,13 +69,30 @@ bool mapped(const std::string& needle)
     return contents("/proc/self/maps").find(needle) != std::string::npos;
 }
 
+// A host table whose send() appends to the std::string the connection handle points at.
+const ringd_host* recording_host()
+{
+    static const ringd_host host = [] {
+        ringd_host h{};
+        h.abi_version = RINGD_PLUGIN_ABI_VERSION;
+        h.struct_size = sizeof h;
+        h.send = [](ringd_conn* conn, const void* data, size_t len) {
+            reinterpret_cast<std::string*>(conn)->append(static_cast<const char*>(data), len);
+            return 0;
+        };
+        return h;
+    }();
+    return &host;
+}
+
 // Which build answered: which-build's on_data reply ("one instance 1\n") for an instance of `lib`.
 std::string ask(const std::shared_ptr<PluginLibrary>& lib)
 {
-    auto instance = PluginInstance::create(lib, InstanceSpec{"probe", "{}", RINGD_KIND_STREAM, 1, fake::host()});
-    fake::Recorder conn;
-    lib->descriptor().on_data(instance->instance(), conn.conn(), reinterpret_cast<const uint8_t*>("?"), 1);
-    return conn.sent;
+    auto instance = PluginInstance::create(lib, InstanceSpec{"probe", "{}", RINGD_KIND_STREAM, 1, recording_host()});
+    std::string sent;
+    lib->descriptor().on_data(instance->instance(), reinterpret_cast<ringd_conn*>(&sent),
+                              reinterpret_cast<const uint8_t*>("?"), 1);
+    return sent;
 }
 
 } // namespace

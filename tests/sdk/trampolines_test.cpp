@@ -1,7 +1,10 @@
 // The C++ SDK (plugin.hpp) seen from the host's side of the C ABI: exceptions never cross it, config errors
 // arrive as message + key, and a throwing callback aborts only its connection through host->close.
 #include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <netinet/in.h>
 #include <ringd/plugin.hpp>
 #include <stdexcept>
 #include <string>
@@ -165,4 +168,115 @@ TEST_CASE("a throwing callback aborts only its connection and is logged", "[sdk]
     CHECK(rec.logs.back() == "on_open threw: open failed");
 
     d->destroy(instance);
+}
+
+// ---- outbound connections (ABI 1.1): Handler::connect, on_connect ----
+
+namespace {
+
+struct ConnectSeen {
+    const ringd_listener* self = nullptr;
+    ringd_connect_request request{};
+    int calls = 0;
+};
+ConnectSeen connect_seen;
+
+int fake_connect(ringd_listener* self, const ringd_connect_request* request, ringd_conn** out)
+{
+    ++connect_seen.calls;
+    connect_seen.self = self;
+    connect_seen.request = *request;
+    if (request->timeout_ms == 1) return -EAGAIN; // the test's way to ask for a refusal
+    *out = reinterpret_cast<ringd_conn*>(0x5678);
+    return 0;
+}
+
+class Dialer final : public ringd::Handler {
+public:
+    using Handler::Handler;
+    static std::unique_ptr<Dialer> create(const ringd::InstanceArgs& args) { return std::make_unique<Dialer>(args); }
+    void on_connect(ringd::Connection, int error) override
+    {
+        if (error != 0) throw std::runtime_error("connect failed: " + std::to_string(error));
+    }
+};
+
+// A Dialer created against `table`, with `handle` as its ringd_instance_args.listener.
+std::unique_ptr<ringd::Handler> make_dialer(const ringd_host* table, ringd_listener* handle)
+{
+    ringd_instance_args args{};
+    args.struct_size = sizeof args;
+    args.socket_kind = RINGD_KIND_STREAM;
+    args.listener_name = "dialer";
+    args.config_yaml = "{}";
+    args.config_len = 2;
+    args.worker_count = 1;
+    args.host = table;
+    args.listener = handle;
+    void* instance = nullptr;
+    ringd_error error{};
+    REQUIRE(ringd::detail::Trampolines<Dialer>::descriptor("dialer", "0.1", RINGD_KIND_STREAM)
+                ->create(&args, &instance, &error) == 0);
+    return std::unique_ptr<ringd::Handler>(static_cast<ringd::Handler*>(instance));
+}
+
+} // namespace
+
+TEST_CASE("Handler::connect passes the request and the instance's own handle", "[sdk][trampolines]")
+{
+    ringd_host with_connect = make_host();
+    with_connect.connect = &fake_connect;
+    auto* handle = reinterpret_cast<ringd_listener*>(0x42);
+    auto dialer = make_dialer(&with_connect, handle);
+    connect_seen = {};
+    sockaddr_storage address{};
+    address.ss_family = AF_INET;
+    int user = 0;
+
+    const ringd::ConnectResult ok =
+        dialer->connect(reinterpret_cast<sockaddr*>(&address), sizeof(sockaddr_in), 250, &user);
+    CHECK(bool(ok));
+    CHECK(ok.connection.raw() == reinterpret_cast<ringd_conn*>(0x5678));
+    CHECK(connect_seen.self == handle);
+    CHECK(connect_seen.request.struct_size == sizeof(ringd_connect_request));
+    CHECK(connect_seen.request.timeout_ms == 250);
+    CHECK(connect_seen.request.address == reinterpret_cast<sockaddr*>(&address));
+    CHECK(connect_seen.request.address_len == sizeof(sockaddr_in));
+    CHECK(connect_seen.request.user == &user);
+
+    const ringd::ConnectResult refused = dialer->connect(reinterpret_cast<sockaddr*>(&address), sizeof(sockaddr_in), 1);
+    CHECK_FALSE(bool(refused));
+    CHECK(refused.error == -EAGAIN);
+    CHECK(refused.connection.raw() == nullptr);
+}
+
+TEST_CASE("Handler::connect on a 1.0 host is -ENOSYS, calling nothing", "[sdk][trampolines]")
+{
+    ringd_host old_host = make_host();
+    old_host.struct_size = offsetof(ringd_host, abi_minor); // a 1.0 host's table ends before abi_minor
+    old_host.connect = &fake_connect;                       // beyond struct_size: must not be called
+    auto dialer = make_dialer(&old_host, nullptr);
+    connect_seen = {};
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    CHECK(dialer->connect(reinterpret_cast<sockaddr*>(&address), sizeof address).error == -ENOSYS);
+    CHECK(connect_seen.calls == 0);
+}
+
+TEST_CASE("on_connect reaches the handler; when it throws, that connection is aborted", "[sdk][trampolines]")
+{
+    rec = {};
+    ringd_host with_connect = make_host();
+    auto dialer = make_dialer(&with_connect, nullptr);
+    const ringd_plugin_descriptor* d = ringd::detail::Trampolines<Dialer>::descriptor("dialer", "0.1", 1);
+    REQUIRE(d->struct_size >= offsetof(ringd_plugin_descriptor, on_connect) + sizeof d->on_connect);
+    REQUIRE(d->on_connect != nullptr);
+    CHECK(d->abi_minor == RINGD_PLUGIN_ABI_MINOR);
+    auto* conn = reinterpret_cast<ringd_conn*>(0x9abc);
+    d->on_connect(dialer.get(), conn, 0);
+    CHECK(rec.closes.empty());
+    d->on_connect(dialer.get(), conn, -ECONNREFUSED);
+    REQUIRE(rec.closes.size() == 1);
+    CHECK(rec.closes[0] == std::make_pair(conn, uint32_t(RINGD_CLOSE_ABORT)));
+    CHECK(rec.logs.back() == "on_connect threw: connect failed: -111");
 }

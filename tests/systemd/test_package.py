@@ -134,6 +134,7 @@ class DebPackage(unittest.TestCase):
             "/etc/ringd/ringd.yaml", "/etc/ringd/conf.d/",
             "/usr/lib/systemd/system/ringd.service", "/usr/lib/systemd/system/ringd.socket",
             "/usr/include/ringd/plugin.h", "/usr/include/ringd/plugin.hpp",
+            "/usr/include/ringd/testkit.hpp", f"/usr/lib/{ma}/libringd_testkit.a",
             f"/usr/lib/{ma}/cmake/ringd-sdk/ringd-sdkConfig.cmake",
             f"/usr/lib/{ma}/cmake/ringd-sdk/ringd-sdkConfigVersion.cmake",
             f"/usr/lib/{ma}/pkgconfig/ringd-sdk.pc", "/usr/share/ringd-sdk/plugin-exports.map",
@@ -146,7 +147,12 @@ class DebPackage(unittest.TestCase):
                          "/usr/include/ringd/", "/usr/share/ringd-sdk/", "/usr/share/doc/ringd/", "/usr/share/man/")
         stray = [p for p in self.files if not p.endswith("/") and not p.startswith(allowed_roots)]
         self.assertEqual(stray, [], "files outside the expected directories (test-only or /usr/local files?)")
-        self.assertFalse([p for p in self.files if "test" in os.path.basename(p.rstrip("/"))],
+        # The SDK's plugin test kit and the example's test are for plugin authors: shipped on purpose, unlike
+        # ringd's own tests.
+        for_plugin_authors = ("/usr/include/ringd/testkit.hpp", f"/usr/lib/{ma}/libringd_testkit.a",
+                              "/usr/share/doc/ringd/examples/hello/hello_test.cpp")
+        self.assertFalse([p for p in self.files
+                          if "test" in os.path.basename(p.rstrip("/")) and p not in for_plugin_authors],
                          "test-only files in the package")
 
     def test_packaged_unit(self):

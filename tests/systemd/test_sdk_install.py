@@ -4,7 +4,8 @@ InstalledSdk: install this build into a DESTDIR, build sdk/examples/hello agains
 (once with find_package(ringd-sdk), once with its pkg-config Makefile), check that each .so exports nothing
 but ringd_plugin_entry_v1 (the SDK's linker version script) and really leaves memory on dlclose, that
 `cmake --install` of a plugin writes a new file (a new inode, so a running ringd can pick it up on reload),
-load both into the installed ringd from YAML, and talk to them.
+load both into the installed ringd from YAML, and talk to them. The CMake build also links the example's unit
+test against the installed plugin test kit (ringd::testkit) and runs it.
 
 PrefixInstall: `cmake --install build --prefix X` keeps every file inside X (configuration in X/etc/ringd),
 only the prefix /usr puts it in /etc/ringd; the pkg-config file is relocatable (${pcfiledir}): moved to
@@ -119,6 +120,9 @@ class InstalledSdk(unittest.TestCase):
         sdk_dir = cache_value_of(build, "ringd-sdk_DIR")
         self.assertTrue(sdk_dir.startswith(STAGE), f"found the SDK outside the staged install: {sdk_dir}")
         run([CMAKE, "--build", build], env=clean_env())
+        # hello_test: hello.so in the installed test kit, no daemon involved.
+        out = run([os.path.join(build, "hello_test")], env=clean_env()).stdout
+        self.assertIn("4 passed, 0 failed", out)
         so = os.path.join(build, "hello.so")
         self.assertTrue(os.path.exists(so), "ringd_sdk_add_plugin must build hello.so (no lib prefix)")
         self.assertEqual(exported_symbols(so), ["T ringd_plugin_entry_v1"])

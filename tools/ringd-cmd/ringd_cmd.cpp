@@ -1,6 +1,7 @@
 // ringd-cmd: runs one command on a ringd remote-cmd listener and behaves like the command did: its stdout on
 // stdout, its stderr on stderr, its exit status as ours. See `ringd-cmd --help` (or ringd-cmd(1)).
 #include "cmd_client.hpp"
+#include "common/config_units.hpp"
 #include "settings.hpp"
 
 #include <CLI/CLI.hpp>
@@ -144,7 +145,7 @@ int run(int argc, char** argv)
     request.as_line = line;
     if (!token_file.empty()) request.token = ringd::cmd_client::read_token_file(token_file);
     if (!timeout.empty()) {
-        const auto ms = ringd::remote_cmd::parse_duration(timeout).count();
+        const auto ms = ringd::plugin_common::parse_duration(timeout).count();
         if (ms <= 0) throw std::invalid_argument("--timeout must be greater than 0");
         request.timeout_ms = static_cast<uint64_t>(ms);
     }

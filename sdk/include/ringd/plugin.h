@@ -308,28 +308,41 @@ typedef struct ringd_host {
 
     /* Any thread. Queue a copy of `data` for the connection, as send() would on its worker, in the order of the
      * calls made by one thread. Returns 0 once queued, -ENOENT if the connection is known to be gone, -EPIPE if
-     * it is closing or its write side is shut, -EINVAL for an id that was never valid. A connection that goes
-     * away while the bytes are on their way drops them. On the connection's own worker the bytes are queued
-     * at once, exactly like send(). */
+     * it is closing or its write side is shut, -EINVAL for an id that cannot be valid (0, or naming no worker),
+     * -ENOBUFS if the connection's worker's mailbox is full (see below; nothing is queued, try again later).
+     * A connection that goes away while the bytes are on their way drops them. On the connection's own worker
+     * the bytes are queued at once, exactly like send().
+     *
+     * The mailbox: send_to, close_id, post and post_worker from another thread travel as messages to the
+     * target worker, which applies them in its own loop (woken through its io_uring). Each worker's mailbox
+     * holds at most 16 MiB of messages not yet taken by that worker, counting each message's payload plus
+     * about 100 bytes; a call that would exceed it fails with -ENOBUFS (so does one message larger than that).
+     * Messages from one thread to one worker are applied in the order they were made. */
     int (*send_to)(ringd_conn_id id, const void* data, size_t len);
 
-    /* Any thread. close() by id (RINGD_CLOSE_AFTER_FLUSH or RINGD_CLOSE_ABORT). Returns 0, -ENOENT, -EINVAL. */
+    /* Any thread. close() by id (RINGD_CLOSE_AFTER_FLUSH or RINGD_CLOSE_ABORT; at once on the connection's own
+     * worker). Returns 0, -ENOENT (gone), -EINVAL (an id that cannot be valid, or unknown flags), -ENOBUFS
+     * (mailbox full). */
     int (*close_id)(ringd_conn_id id, uint32_t flags);
 
     /* Any thread. Run fn(instance, conn, arg) on the connection's worker (see ringd_conn_task_fn), after what
-     * the same thread queued for that connection before. `self` is the posting instance's own handle. Returns 0
-     * (fn will run exactly once), or -ENOENT/-EINVAL (fn will never run; `arg` is still the caller's). */
+     * the same thread queued for that connection before; on that worker too it runs later, from its loop, never
+     * inside this call. `self` is the posting instance's own handle. Returns 0 (fn will run exactly once), or
+     * -ENOENT, -EINVAL, -ENOBUFS (mailbox full) or -ESHUTDOWN (the instance is being destroyed): then fn will
+     * never run and `arg` is still the caller's. */
     int (*post)(ringd_listener* self, ringd_conn_id id, ringd_conn_task_fn fn, void* arg);
 
     /* Any thread. Run fn(instance, arg, status) on worker `worker` (< worker_count); see ringd_worker_task_fn.
      * Tasks from one thread to one worker run in the order posted. Returns 0 (fn will run exactly once), or
-     * -EINVAL for a worker out of range (fn will never run). */
+     * -EINVAL for a worker out of range, -ENOBUFS (mailbox full), -ESHUTDOWN (the workers are not running: the
+     * daemon is stopping, or it is `ringd --check-config`); then fn will never run. */
     int (*post_worker)(ringd_listener* self, uint32_t worker, ringd_worker_task_fn fn, void* arg);
 
     /* On a worker thread: calls fn(ctx, conn) for each open connection of this instance on the calling worker
      * (accepted and outbound, not yet closing), stopping early when fn returns non-zero. fn may send to, close
      * or otherwise act on the connection it is given, and on connections it was given before. Returns how many
-     * connections fn was called for, or -EPERM off a worker thread. For all workers, post a task to each. */
+     * connections fn was called for, or -EPERM off a worker thread (-EINVAL without fn). For all workers, post a
+     * task to each. A fn that lets an exception escape has that connection aborted and ends the iteration. */
     int (*for_each_connection)(ringd_listener* self, int (*fn)(void* ctx, ringd_conn* conn), void* ctx);
 
     /* -- outbound connections -- */
@@ -338,28 +351,37 @@ typedef struct ringd_host {
      * engine. On success returns 0 and sets *conn (valid until on_close returns, like an accepted one); sends
      * made before the connection is established are queued and go out once it is. The outcome arrives as
      * on_connect(instance, conn, 0 or -errno); after a failure on_close(RINGD_CLOSE_ERROR) follows at once.
+     * A close (either flag), the idle timeout or a shutdown before the outcome cancels the connect and drops
+     * what was queued: on_connect(-ECANCELED, or -ETIMEDOUT for the idle timeout), then on_close with the
+     * reason. So every connection connect() returned gets exactly one on_connect, before its on_close.
      * Outbound connections belong to the instance: they run on the calling worker, count against the
      * listener's max_outbound_connections and idle_timeout, and are closed by a shutdown like accepted ones.
      * Errors: -EPERM off a worker thread, -EINVAL (bad request or address), -EAGAIN when
-     * max_outbound_connections are open, -ESHUTDOWN when the daemon is stopping, or a socket(2) errno. */
+     * max_outbound_connections are open, -ESHUTDOWN when the daemon is stopping or the instance no longer
+     * takes new connections (a reload replaced it, or its listener was removed), -EOPNOTSUPP for the instance
+     * of a udp:// listener (outbound connections use the limits of a stream listener), or a socket(2) errno. */
     int (*connect)(ringd_listener* self, const ringd_connect_request* request, ringd_conn** conn);
 
     /* -- flow control -- */
 
-    /* Bytes queued on the connection and not yet handed to the kernel (>= 0), or a negative errno. */
+    /* Bytes queued on the connection and not yet taken by the kernel (>= 0; a send in flight counts until it
+     * completes), or a negative errno. */
     int64_t (*queued_output)(ringd_conn* conn);
 
     /* One-shot: call on_output_drained(instance, conn) once this connection's queued output is at or below
      * `low_water` bytes (on the next settle if it already is; never from inside this call). A second call
-     * replaces the first. What a proxy needs: stop reading one side while the other side's output is high,
-     * resume when it drains. */
+     * replaces the first. Returns 0, or -EPIPE once the connection is closing (a close drops the request too).
+     * What a proxy needs: stop reading one side while the other side's output is high, resume when it
+     * drains. */
     int (*notify_output_below)(ringd_conn* conn, size_t low_water);
 
     /* -- per-worker timers -- */
 
     /* On a worker thread: one-shot on_worker_timer(instance, timer_id, arg) after delay_ms on the calling
-     * worker, belonging to no connection. Returns a positive id or a negative errno (-EPERM off a worker).
-     * Timers still pending when the instance stops on that worker are dropped (never called). */
+     * worker, belonging to no connection. Returns a positive id or a negative errno (-EPERM off a worker,
+     * -ESRCH where the instance does not serve: before its on_worker_start or from its on_worker_stop there).
+     * Timers still pending when the instance stops on that worker are dropped (never called). Cancelling
+     * returns 0, or -ENOENT for a timer that fired, was cancelled or is not this worker's. */
     int64_t (*worker_timer_start)(ringd_listener* self, uint64_t delay_ms, void* arg);
     int (*worker_timer_cancel)(ringd_listener* self, int64_t timer_id);
 
@@ -367,12 +389,14 @@ typedef struct ringd_host {
 
     /* During create() only (main thread): register a metric of this instance. `name` matches
      * [a-z_][a-z0-9_]* (at most 64 characters; exported as ringd_plugin_<name> with the listener's label),
-     * `help` is one line of text. Returns an id >= 0, or -EINVAL (bad name or kind), -EEXIST (name taken),
-     * -ENOSPC (more than 64 metrics), -EPERM (not during create). */
+     * `help` is one line of text (or NULL). Returns an id >= 0, or -EINVAL (bad name or kind, a line break in
+     * help), -EEXIST (name taken), -ENOSPC (more than 64 metrics), -EPERM (not during create, or from another
+     * thread than the one running create). */
     int (*metric_register)(ringd_listener* self, const char* name, uint32_t kind, const char* help);
 
-    /* Any thread; costs a plain store on a worker (each worker has its own cells, summed on read). Adds delta
-     * to a counter (delta >= 0) or a gauge. Unknown ids are ignored. */
+    /* Any thread; costs a plain store on a worker (each worker has its own cells, summed on read), an atomic
+     * add elsewhere. Adds delta to a counter (delta >= 0) or a gauge. Unknown ids, and a negative delta for a
+     * counter, are ignored. */
     void (*metric_add)(ringd_listener* self, int metric, int64_t delta);
 
     /* Any thread: the metric's current value, summed over the workers. Returns 0 or -EINVAL (unknown id). */
@@ -380,7 +404,7 @@ typedef struct ringd_host {
 } ringd_host;
 
 /* Whether the host table has `field` (a plugin built against a newer header, in an older host). */
-#define RINGD_HOST_HAS(host, field)                                                                            \
+#define RINGD_HOST_HAS(host, field)                                                                                    \
     ((host)->struct_size >= offsetof(ringd_host, field) + sizeof(((const ringd_host*)0)->field))
 
 /* What on_handover is told. Owned by the host; valid during the call. */
@@ -428,8 +452,8 @@ typedef struct ringd_plugin_descriptor {
     uint32_t abi_minor; /* RINGD_PLUGIN_ABI_MINOR the plugin was built with */
 
     /* An outbound connection (host->connect) is established (error 0) or failed (-errno: -ECONNREFUSED,
-     * -ETIMEDOUT, ...; on_close follows at once). Then the connection gets the same callbacks as an accepted
-     * one. */
+     * -ETIMEDOUT, -ECANCELED when it was closed first, ...; on_close follows at once). Then the connection gets
+     * the same callbacks as an accepted one. */
     void (*on_connect)(void* instance, ringd_conn* conn, int error);
 
     /* The output armed by host->notify_output_below fell to its low-water mark. */
@@ -448,10 +472,12 @@ typedef struct ringd_plugin_descriptor {
      * same name: the new instance may take or share the previous one's state (a chat room, a cache). Called
      * first on the main thread (info->worker == RINGD_NO_WORKER), after create() and before the new instance
      * serves, while `previous` may still be serving on the workers (read only what is safe to read
-     * concurrently); then on each worker's thread, right after on_worker_start(instance, worker) there, where
-     * both instances' state for that worker can be touched without locks (no callback of either runs there
-     * meanwhile). `previous` keeps serving the connections it already has until they close, on its own code;
-     * it is destroyed after its last one. */
+     * concurrently); then on each worker's thread where `previous` is present, right after
+     * on_worker_start(instance, worker) there, where both instances' state for that worker can be touched
+     * without locks (no callback of either runs there meanwhile). A listener that moved to another address is
+     * handed over the same way. A failure (an exception) is logged and counted; the reload goes on.
+     * `previous` keeps serving the connections it already has until they close, on its own code; it is
+     * destroyed after its last one. */
     void (*on_handover)(void* instance, void* previous, const ringd_handover_info* info);
 } ringd_plugin_descriptor;
 

@@ -1,30 +1,34 @@
-// The built echo-upper.so through its exported C ABI only, with a fake host (tests/support/fake_host.hpp): the
-// descriptor, and create() accepting and rejecting configs. Every rejection must be a ringd::ConfigError, so
-// the host gets the plugin's words (and the key at fault), never a bare yaml-cpp message.
-#include "support/fake_host.hpp"
-
+// The built echo-upper.so in the plugin test kit (ringd/testkit.hpp): the descriptor, create() accepting and
+// rejecting configs, and the echo itself however the input is split. Every rejection must be a
+// ringd::ConfigError, so the host gets the plugin's words (and the key at fault), never a bare yaml-cpp message.
 #include <catch2/catch.hpp>
+#include <ringd/testkit.hpp>
 
 #ifndef ECHO_UPPER_PLUGIN
 #error "ECHO_UPPER_PLUGIN must name the built echo-upper.so"
 #endif
 
+using ringd::testkit::ConfigError;
+using ringd::testkit::Kit;
+using ringd::testkit::Plugin;
+
 namespace {
 
-const fake::Plugin& plugin()
+const Plugin& plugin()
 {
-    static const fake::Plugin p(ECHO_UPPER_PLUGIN);
+    static const Plugin p = Plugin::load(ECHO_UPPER_PLUGIN);
     return p;
 }
 
-// create() with `yaml`, expecting a refusal; returns "key: message" as the host would get them.
+// create() with `yaml`; returns "key: message" as the host would get them, or "(accepted)".
 std::string error_of(const std::string& yaml)
 {
-    fake::Recorder log;
-    fake::Plugin::Instance instance;
-    plugin().create(instance, yaml, RINGD_KIND_STREAM, log);
-    if (instance.rc == 0) return "(accepted)";
-    return std::string(instance.error.key) + ": " + instance.error.message;
+    try {
+        Kit kit(plugin(), yaml);
+        return "(accepted)";
+    } catch (const ConfigError& e) {
+        return e.key() + ": " + e.what();
+    }
 }
 
 } // namespace
@@ -63,4 +67,30 @@ TEST_CASE("create() reports YAML it cannot read as a config error", "[abi]")
     CHECK_THAT(error_of("{transform: "), Catch::StartsWith(": config is not valid YAML: "));
     CHECK(error_of("[transform]: upper") == ": expected option names to be strings");
     CHECK(error_of("{? {a: 1} : upper}") == ": expected option names to be strings");
+}
+
+TEST_CASE("upper-cases ASCII letters only, in any segmentation; none echoes as is", "[echo]")
+{
+    const std::string input = "Hello, w\xc3\xb6rld! 123\n";
+    const std::string upper = "HELLO, W\xc3\xb6RLD! 123\n";
+    Kit kit(plugin(), "transform: upper");
+    auto whole = kit.open();
+    whole.feed(input);
+    CHECK(whole.take_output() == upper);
+    auto bytewise = kit.open();
+    bytewise.feed_bytewise(input);
+    CHECK(bytewise.take_output() == upper);
+    auto split = kit.open();
+    split.feed_split(input, {3, 7, 1});
+    CHECK(split.take_output() == upper);
+    // The peer's FIN: plugin.hpp's default closes after flushing.
+    split.peer_shutdown();
+    CHECK(split.closed());
+    CHECK(split.fin_sent());
+    CHECK(split.close_reason() == RINGD_CLOSE_PEER);
+
+    Kit plain(plugin(), "transform: none");
+    auto c = plain.open();
+    c.feed(input);
+    CHECK(c.take_output() == input);
 }

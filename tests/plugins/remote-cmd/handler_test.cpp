@@ -1,14 +1,12 @@
-// The remote-cmd plugin itself, loaded from its .so and driven through the C ABI by a fake host
-// (fake_host.hpp): request queueing and ordering, the three protocols end to end, limits, tokens, peer
-// credentials, and the concurrency gate across connections.
-#include "fake_host.hpp"
+// The remote-cmd plugin itself, loaded from its .so into the plugin test kit (remote_cmd_kit.hpp): request queueing and
+// ordering, the three protocols end to end, limits, tokens, peer credentials, and the concurrency gate across
+// connections.
 #include "wire_replies.hpp"
 
 #include <cstddef>
 #include <pwd.h>
 #include <unistd.h>
 
-using fake::Plugin;
 using namespace wire;
 using namespace std::string_literals;
 
@@ -20,86 +18,83 @@ const std::string kShipped = "protocol: json-header\nallow: [ls, pwd, date, upti
 
 TEST_CASE("descriptor", "[handler]")
 {
-    Plugin p(kShipped);
-    CHECK(std::string(p.descriptor().name) == "remote-cmd");
-    CHECK(p.descriptor().socket_kinds == RINGD_KIND_STREAM);
-    CHECK(p.created());
+    CHECK(RemoteCmd::plugin().name() == "remote-cmd");
+    CHECK(RemoteCmd::plugin().descriptor().socket_kinds == RINGD_KIND_STREAM);
+    CHECK(config_error_key(kShipped) == "(accepted)");
 }
 
 TEST_CASE("bad config is reported with its key", "[handler]")
 {
-    Plugin p("protocol: framed\nallow: [ls]\nmax_concurrent: zero\n");
-    CHECK_FALSE(p.created());
-    CHECK(std::string(p.error().key) == "max_concurrent");
+    CHECK(config_error_key("protocol: framed\nallow: [ls]\nmax_concurrent: zero\n") == "max_concurrent");
 }
 
 TEST_CASE("json-header: an allowed command is spawned with the listener's limits", "[handler]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
-    p.data(c, "  ls -l /tmp\r\n");
-    REQUIRE(c.spawns.size() == 1);
-    const SpawnCall& call = c.spawns.front();
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
+    c.feed("  ls -l /tmp\r\n");
+    REQUIRE(c.spawns().size() == 1);
+    const SpawnCall call = c.spawns().front();
     CHECK(call.argv.size() == 3);
     CHECK(call.argv[0].ends_with("/ls"));
     CHECK(call.argv[0].front() == '/');
     CHECK(call.argv[1] == "-l");
     CHECK(call.argv[2] == "/tmp");
-    CHECK(call.default_env);
-    CHECK(call.default_cwd);
+    CHECK_FALSE(call.envp);
+    CHECK_FALSE(call.cwd);
     CHECK(call.timeout_ms == 10'000);
     CHECK(call.max_output == 1024 * 1024);
-    CHECK(call.uid == -1);
-    CHECK(c.out.empty());
+    CHECK(call.run_as_uid == -1);
+    CHECK(c.output().empty());
     p.complete_ok(c, "a\nb\n", "warn\n", 0);
     const std::string header = R"({"total_size":9,"stdout_size":4,"stderr_size":5,"exit_code":0,"signal":null,)"
                                R"("timed_out":false,"truncated":false,"duration_ms":2})";
-    CHECK(c.take() == std::string{char(header.size()), 0, 0, 0} + header + "a\nb\nwarn\n");
+    CHECK(c.take_output() == std::string{char(header.size()), 0, 0, 0} + header + "a\nb\nwarn\n");
 }
 
 TEST_CASE("json-header: a command not on the list is refused and never spawned", "[handler][security]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
-    p.data(c, "rm -rf /\n");
-    CHECK(c.spawns.empty());
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
+    c.feed("rm -rf /\n");
+    CHECK(c.spawns().empty());
     const Reply r = one_reply(c, false);
     CHECK(r.header["exit_code"] == 126);
     CHECK(r.err == "ringd: command not allowed: rm\n");
     CHECK(r.header["total_size"] == r.err.size());
-    CHECK_FALSE(c.closed);
+    CHECK_FALSE(c.closed());
 }
 
 TEST_CASE("json-header: injection probes never reach a shell", "[handler][security]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
     for (const char* probe : {"ls; id", "ls $(id)", "`id`", "ls | id", "ls && id", "ls\nid", "ls > /tmp/x"}) {
         INFO(probe);
-        p.data(c, probe + "\n"s);
-        for (const SpawnCall& call : c.spawns) {
+        c.feed(probe + "\n"s);
+        for (const SpawnCall& call : c.spawns()) {
             CHECK(call.argv[0].ends_with("/ls"));
             CHECK(call.argv[0].find("sh") == std::string::npos);
         }
-        while (!c.spawns.empty())
+        while (!c.spawns().empty())
             p.complete_ok(c);
     }
 }
 
 TEST_CASE("requests on one connection run one at a time and are answered in order", "[handler]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
-    p.data(c, "echo one\n");
-    p.data(c, "rm x\n"); // refused: answered only after "echo one"
-    p.data(c, "echo three\n");
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.out.empty());
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
+    c.feed("echo one\n");
+    c.feed("rm x\n"); // refused: answered only after "echo one"
+    c.feed("echo three\n");
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.output().empty());
     p.complete_ok(c, "one\n");
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.spawns.front().argv[1] == "three");
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.spawns().front().argv[1] == "three");
     p.complete_ok(c, "three\n");
-    const auto all = replies(c.take(), false);
+    const auto all = replies(c.take_output(), false);
     REQUIRE(all.size() == 3);
     CHECK(all[0].out == "one\n");
     CHECK(all[1].header["exit_code"] == 126);
@@ -108,69 +103,63 @@ TEST_CASE("requests on one connection run one at a time and are answered in orde
 
 TEST_CASE("json-header: empty and badly quoted requests", "[handler]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
-    p.data(c, " \n");
-    p.data(c, "echo 'unterminated\n"); // the newline is inside the quote: the window ends the request
-    CHECK(c.spawns.empty());
-    p.fire_timers(c);
-    const auto all = replies(c.take(), false);
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
+    c.feed(" \n");
+    c.feed("echo 'unterminated\n"); // the newline is inside the quote: the window ends the request
+    CHECK(c.spawns().empty());
+    p.fire_timer(c);
+    const auto all = replies(c.take_output(), false);
     REQUIRE(all.size() == 2);
     CHECK(all[0].err == "ringd: empty command\n");
     CHECK(all[0].header["exit_code"] == 125);
     CHECK(all[1].err == "ringd: unterminated single quote in the command line\n");
-    CHECK(c.spawns.empty());
-    CHECK_FALSE(c.closed);
+    CHECK(c.spawns().empty());
+    CHECK_FALSE(c.closed());
 }
 
 TEST_CASE("size-prefixed replies", "[handler]")
 {
-    Plugin p("protocol: size-prefixed\nallow: [echo]\n");
-    ringd_conn& c = p.open();
-    p.data(c, "echo hi\n");
+    RemoteCmd p("protocol: size-prefixed\nallow: [echo]\n");
+    Connection c = p.open();
+    c.feed("echo hi\n");
     p.complete_ok(c, "hi\n", "e");
-    p.data(c, "cat /etc/shadow\n");
-    CHECK(c.take() == "\x04\0\0\0hi\ne"s + "\x20\0\0\0ringd: command not allowed: cat\n"s);
+    c.feed("cat /etc/shadow\n");
+    CHECK(c.take_output() == "\x04\0\0\0hi\ne"s + "\x20\0\0\0ringd: command not allowed: cat\n"s);
 }
 
 TEST_CASE("spawn errors", "[handler]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
-    c.spawn_errno = EAGAIN;
-    p.data(c, "date\n");
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
+    p.refuse_next_spawn(EAGAIN);
+    c.feed("date\n");
     Reply r = one_reply(c, false);
     CHECK(r.header["exit_code"] == 125);
     CHECK_THAT(r.err, Catch::StartsWith("ringd: cannot start date: "));
-    c.spawn_errno = ENOENT; // the daemon reports a vanished binary from spawn() itself
-    p.data(c, "date\n");
+    p.refuse_next_spawn(ENOENT); // the daemon reports a vanished binary from spawn() itself
+    c.feed("date\n");
     CHECK(one_reply(c, false).err == "ringd: command not found: date\n");
 
-    p.data(c, "date\n");
-    ringd_spawn_result res{};
-    res.spawn_error = ENOENT;
-    p.complete(c, res);
+    c.feed("date\n");
+    c.complete_spawn(SpawnResult::not_started(ENOENT));
     r = one_reply(c, false);
     CHECK(r.header["exit_code"] == 127);
     CHECK(r.err == "ringd: command not found: date\n");
 
-    p.data(c, "date\n");
-    res.spawn_error = EACCES;
-    p.complete(c, res);
+    c.feed("date\n");
+    c.complete_spawn(SpawnResult::not_started(EACCES));
     CHECK(one_reply(c, false).header["exit_code"] == 126);
 }
 
 TEST_CASE("timeouts and signals are reported", "[handler]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
-    p.data(c, "uptime\n");
-    ringd_spawn_result res{};
-    res.exit_code = -1;
-    res.term_signal = 9;
-    res.timed_out = 1;
-    res.truncated = 1;
-    p.complete(c, res);
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
+    c.feed("uptime\n");
+    SpawnResult res = SpawnResult::killed(9, true);
+    res.truncated = true;
+    c.complete_spawn(res);
     const Reply r = one_reply(c, false);
     CHECK(r.header["timed_out"] == true);
     CHECK(r.header["truncated"] == true);
@@ -180,21 +169,21 @@ TEST_CASE("timeouts and signals are reported", "[handler]")
 
 TEST_CASE("framed: requests split across arbitrary chunks", "[handler]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\ntimeout: 5s\n");
-    ringd_conn& c = p.open();
+    RemoteCmd p("protocol: framed\nallow: [echo]\ntimeout: 5s\n");
+    Connection c = p.open();
     const std::string bytes =
         frame(R"({"argv":["echo","a b"],"timeout_ms":99999})") + frame(R"({"cmd":"echo 'c d'","timeout_ms":250})");
     for (char ch : bytes)
-        p.data(c, std::string_view(&ch, 1));
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.spawns.front().argv[1] == "a b");
-    CHECK(c.spawns.front().timeout_ms == 5000); // capped by the listener
+        c.feed(std::string_view(&ch, 1));
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.spawns().front().argv[1] == "a b");
+    CHECK(c.spawns().front().timeout_ms == 5000); // capped by the listener
     p.complete_ok(c, "a b\n");
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.spawns.front().argv[1] == "c d");
-    CHECK(c.spawns.front().timeout_ms == 250);
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.spawns().front().argv[1] == "c d");
+    CHECK(c.spawns().front().timeout_ms == 250);
     p.complete_ok(c, "c d\n", "", 3);
-    const auto all = replies(c.take(), true);
+    const auto all = replies(c.take_output(), true);
     REQUIRE(all.size() == 2);
     CHECK(all[0].header["ok"] == true);
     CHECK(all[0].out == "a b\n");
@@ -204,92 +193,93 @@ TEST_CASE("framed: requests split across arbitrary chunks", "[handler]")
 
 TEST_CASE("framed: refusals keep the connection, malformed frames end it", "[handler]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\n");
-    ringd_conn& c = p.open();
-    p.data(c, frame(R"({"argv":["id"]})"));
+    RemoteCmd p("protocol: framed\nallow: [echo]\n");
+    Connection c = p.open();
+    c.feed(frame(R"({"argv":["id"]})"));
     Reply r = one_reply(c, true);
     CHECK(r.header["ok"] == false);
     CHECK(r.header["error"] == "command not allowed: id");
     CHECK(r.header["error_code"] == "not_allowed");
-    CHECK_FALSE(c.write_shut);
+    CHECK_FALSE(c.fin_sent());
 
     SECTION("invalid JSON")
     {
-        p.data(c, frame("{nope") + frame(R"({"argv":["echo"]})"));
+        c.feed(frame("{nope") + frame(R"({"argv":["echo"]})"));
     }
     SECTION("wrong types")
     {
-        p.data(c, frame(R"({"argv":"echo"})") + frame(R"({"argv":["echo"]})"));
+        c.feed(frame(R"({"argv":"echo"})") + frame(R"({"argv":["echo"]})"));
     }
     SECTION("length 0")
     {
-        p.data(c, be32(0) + frame(R"({"argv":["echo"]})"));
+        c.feed(be32(0) + frame(R"({"argv":["echo"]})"));
     }
     SECTION("length above max_request")
     {
-        p.data(c, be32(64 * 1024 + 1));
+        c.feed(be32(64 * 1024 + 1));
     }
     r = one_reply(c, true);
     CHECK(r.header["ok"] == false);
     CHECK(r.header["error_code"] == "bad_request");
-    CHECK(c.spawns.empty());
-    CHECK(c.write_shut); // answered, FIN sent, now discarding input until the peer closes
-    CHECK_FALSE(c.closed);
-    p.data(c, frame(R"({"argv":["echo"]})"));
-    CHECK(c.spawns.empty());
-    p.peer_shutdown(c);
-    CHECK(c.closed);
+    CHECK(c.spawns().empty());
+    CHECK(c.fin_sent()); // answered, FIN sent, now discarding input until the peer closes
+    CHECK_FALSE(c.closed());
+    c.feed(frame(R"({"argv":["echo"]})"));
+    CHECK(c.spawns().empty());
+    c.peer_shutdown();
+    CHECK(c.closed());
 }
 
 TEST_CASE("framed: a lingering connection is closed by its timer", "[handler]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\n");
-    ringd_conn& c = p.open();
-    p.data(c, frame("[]"));
-    CHECK(c.write_shut);
-    CHECK_FALSE(c.closed);
-    p.fire_timers(c);
-    CHECK(c.closed);
+    RemoteCmd p("protocol: framed\nallow: [echo]\n");
+    Connection c = p.open();
+    c.feed(frame("[]"));
+    CHECK(c.fin_sent());
+    CHECK_FALSE(c.closed());
+    p.fire_timer(c);
+    CHECK(c.closed());
 }
 
 TEST_CASE("framed: a malformed frame behind a running command is answered after it", "[handler]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\n");
-    ringd_conn& c = p.open();
-    p.data(c, frame(R"({"argv":["echo","1"]})") + frame("bad"));
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.out.empty());
+    RemoteCmd p("protocol: framed\nallow: [echo]\n");
+    Connection c = p.open();
+    c.feed(frame(R"({"argv":["echo","1"]})") + frame("bad"));
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.output().empty());
     p.complete_ok(c, "1\n");
-    const auto all = replies(c.take(), true);
+    const auto all = replies(c.take_output(), true);
     REQUIRE(all.size() == 2);
     CHECK(all[0].out == "1\n");
     CHECK(all[1].header["ok"] == false);
-    CHECK(c.write_shut);
+    CHECK(c.fin_sent());
 }
 
 TEST_CASE("framed: a stream ending inside a frame", "[handler]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\n");
-    ringd_conn& c = p.open();
-    p.data(c, be32(50) + "{\"argv\":");
-    p.peer_shutdown(c);
+    RemoteCmd p("protocol: framed\nallow: [echo]\n");
+    Connection c = p.open();
+    c.feed(be32(50) + "{\"argv\":");
+    c.peer_shutdown();
     const Reply r = one_reply(c, true);
     CHECK(r.header["ok"] == false);
     CHECK_THAT(r.header["error"].get<std::string>(), Catch::Contains("truncated frame"));
-    CHECK(c.closed);
+    CHECK(c.closed());
 }
 
 TEST_CASE("the peer's FIN: pending work is finished, then the connection closes", "[handler]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
-    p.data(c, "date");
-    p.peer_shutdown(c);
-    CHECK_FALSE(c.closed);
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
+    c.feed("date");
+    c.peer_shutdown();
+    CHECK_FALSE(c.closed());
     p.complete_ok(c, "now\n");
     CHECK(one_reply(c, false).out == "now\n");
-    CHECK(c.closed);
-    CHECK(c.close_flags == RINGD_CLOSE_AFTER_FLUSH);
+    CHECK(c.closed());
+    CHECK(c.fin_sent()); // closed after flush, not reset
+    CHECK_FALSE(c.was_reset());
 }
 
 TEST_CASE("tokens", "[handler][security]")
@@ -300,134 +290,129 @@ TEST_CASE("tokens", "[handler][security]")
     REQUIRE(::write(fd, "s3cret\n", 7) == 7);
     ::close(fd);
     {
-        Plugin p("protocol: framed\nallow: [echo]\ntoken_file: "s + path + "\n");
-        REQUIRE(p.created());
-        ringd_conn& good = p.open();
-        p.data(good, frame(R"({"argv":["echo"],"token":"s3cret"})"));
-        CHECK(good.spawns.size() == 1);
+        RemoteCmd p("protocol: framed\nallow: [echo]\ntoken_file: "s + path + "\n");
+        Connection good = p.open();
+        good.feed(frame(R"({"argv":["echo"],"token":"s3cret"})"));
+        CHECK(good.spawns().size() == 1);
 
-        ringd_conn& wrong = p.open();
-        p.data(wrong, frame(R"({"argv":["echo"],"token":"s3creT"})"));
+        Connection wrong = p.open();
+        wrong.feed(frame(R"({"argv":["echo"],"token":"s3creT"})"));
         Reply r = one_reply(wrong, true);
         CHECK(r.header["error_code"] == "unauthorized");
         CHECK(r.header["error"] == "wrong token");
-        CHECK(wrong.spawns.empty());
-        CHECK(wrong.write_shut);
+        CHECK(wrong.spawns().empty());
+        CHECK(wrong.fin_sent());
 
-        ringd_conn& missing = p.open();
-        p.data(missing, frame(R"({"argv":["echo"]})"));
+        Connection missing = p.open();
+        missing.feed(frame(R"({"argv":["echo"]})"));
         r = one_reply(missing, true);
         CHECK(r.header["error"] == "this listener requires a token");
-        CHECK(missing.spawns.empty());
+        CHECK(missing.spawns().empty());
     }
     ::unlink(path);
 }
 
 TEST_CASE("peer credentials", "[handler][security]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\nallow_uids: [1234]\nallow_gids: [50]\n");
-    REQUIRE(p.created());
-    ringd_conn& by_uid = p.open(true, 1234, 1);
-    p.data(by_uid, frame(R"({"argv":["echo"]})"));
-    CHECK(by_uid.spawns.size() == 1);
+    RemoteCmd p("protocol: framed\nallow: [echo]\nallow_uids: [1234]\nallow_gids: [50]\n");
+    Connection by_uid = p.open(true, 1234, 1);
+    by_uid.feed(frame(R"({"argv":["echo"]})"));
+    CHECK(by_uid.spawns().size() == 1);
 
-    ringd_conn& by_gid = p.open(true, 77, 50);
-    p.data(by_gid, frame(R"({"argv":["echo"]})"));
-    CHECK(by_gid.spawns.size() == 1);
+    Connection by_gid = p.open(true, 77, 50);
+    by_gid.feed(frame(R"({"argv":["echo"]})"));
+    CHECK(by_gid.spawns().size() == 1);
 
-    ringd_conn& stranger = p.open(true, 1000, 1000);
-    p.data(stranger, frame(R"({"argv":["echo"]})"));
-    CHECK(stranger.spawns.empty());
+    Connection stranger = p.open(true, 1000, 1000);
+    stranger.feed(frame(R"({"argv":["echo"]})"));
+    CHECK(stranger.spawns().empty());
     const Reply r = one_reply(stranger, true);
     CHECK(r.header["error_code"] == "forbidden");
     CHECK_THAT(r.header["error"].get<std::string>(), Catch::Contains("uid 1000"));
-    CHECK(stranger.write_shut);
+    CHECK(stranger.fin_sent());
 
-    ringd_conn& tcp = p.open(false, 1234, 50);
-    p.data(tcp, frame(R"({"argv":["echo"]})"));
-    CHECK(tcp.spawns.empty());
+    Connection tcp = p.open(false, 1234, 50);
+    tcp.feed(frame(R"({"argv":["echo"]})"));
+    CHECK(tcp.spawns().empty());
     CHECK(one_reply(tcp, true).header["error_code"] == "forbidden");
 }
 
 TEST_CASE("peer credentials need the host service", "[handler]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\nallow_uids: [0]\n", false);
-    CHECK_FALSE(p.created());
-    CHECK(std::string(p.error().key) == "allow_uids");
-    Plugin without_check("protocol: framed\nallow: [echo]\n", false);
-    CHECK(without_check.created());
+    CHECK(config_error_key("protocol: framed\nallow: [echo]\nallow_uids: [0]\n", false) == "allow_uids");
+    CHECK(config_error_key("protocol: framed\nallow: [echo]\n", false) == "(accepted)");
 }
 
 TEST_CASE("the gate: max_concurrent across connections, a bounded FIFO, busy", "[handler]")
 {
-    Plugin p("protocol: json-header\nallow: [date]\nmax_concurrent: 1\nmax_queued: 1\n");
-    ringd_conn& a = p.open();
-    ringd_conn& b = p.open();
-    ringd_conn& c = p.open();
-    p.data(a, "date\n");
-    p.data(b, "date\n");
-    p.data(c, "date\n");
-    CHECK(a.spawns.size() == 1);
-    CHECK(b.spawns.empty());
-    CHECK(b.timers.size() == 1); // waiting, polling the gate
+    RemoteCmd p("protocol: json-header\nallow: [date]\nmax_concurrent: 1\nmax_queued: 1\n");
+    Connection a = p.open();
+    Connection b = p.open();
+    Connection c = p.open();
+    a.feed("date\n");
+    b.feed("date\n");
+    c.feed("date\n");
+    CHECK(a.spawns().size() == 1);
+    CHECK(b.spawns().empty());
+    CHECK(b.timers().size() == 1); // waiting, polling the gate
     const Reply busy = one_reply(c, false);
     CHECK(busy.header["exit_code"] == 125);
     CHECK_THAT(busy.err, Catch::StartsWith("ringd: busy: 1 commands already running"));
 
-    p.fire_timers(b); // still full: keeps waiting
-    CHECK(b.spawns.empty());
-    CHECK(b.timers.size() == 1);
+    p.fire_timer(b); // still full: keeps waiting
+    CHECK(b.spawns().empty());
+    CHECK(b.timers().size() == 1);
     p.complete_ok(a, "t\n");
-    p.fire_timers(b);
-    CHECK(b.spawns.size() == 1);
-    CHECK(b.timers.empty());
+    p.fire_timer(b);
+    CHECK(b.spawns().size() == 1);
+    CHECK(b.timers().empty());
     // The slot is taken again: a newcomer waits.
-    p.data(c, "date\n");
-    CHECK(c.spawns.empty());
-    CHECK(c.timers.size() == 1);
+    c.feed("date\n");
+    CHECK(c.spawns().empty());
+    CHECK(c.timers().size() == 1);
 }
 
 TEST_CASE("the gate: a closed connection gives back its slot and its place", "[handler]")
 {
-    Plugin p("protocol: json-header\nallow: [date]\nmax_concurrent: 1\nmax_queued: 2\n");
-    ringd_conn& a = p.open();
-    ringd_conn& b = p.open();
-    ringd_conn& c = p.open();
-    p.data(a, "date\n");
-    p.data(b, "date\n");
-    p.data(c, "date\n");
-    p.close(b); // waiting, then gone
-    p.close(a); // running, then gone: the host killed the child
-    p.fire_timers(c);
-    CHECK(c.spawns.size() == 1);
+    RemoteCmd p("protocol: json-header\nallow: [date]\nmax_concurrent: 1\nmax_queued: 2\n");
+    Connection a = p.open();
+    Connection b = p.open();
+    Connection c = p.open();
+    a.feed("date\n");
+    b.feed("date\n");
+    c.feed("date\n");
+    b.reset(); // waiting, then gone
+    a.reset(); // running, then gone: the host killed the child
+    p.fire_timer(c);
+    CHECK(c.spawns().size() == 1);
 }
 
 TEST_CASE("the gate: waiting longer than queue_timeout is busy", "[handler]")
 {
-    Plugin p("protocol: json-header\nallow: [date]\nmax_concurrent: 1\nqueue_timeout: 1ms\n");
-    ringd_conn& a = p.open();
-    ringd_conn& b = p.open();
-    p.data(a, "date\n");
-    p.data(b, "date\n");
+    RemoteCmd p("protocol: json-header\nallow: [date]\nmax_concurrent: 1\nqueue_timeout: 1ms\n");
+    Connection a = p.open();
+    Connection b = p.open();
+    a.feed("date\n");
+    b.feed("date\n");
     ::usleep(3000);
-    p.fire_timers(b);
-    CHECK(b.spawns.empty());
+    p.fire_timer(b);
+    CHECK(b.spawns().empty());
     CHECK_THAT(one_reply(b, false).err, Catch::Contains("busy"));
     p.complete_ok(a);
-    p.data(b, "date\n"); // the queue is empty again: straight through
-    CHECK(b.spawns.size() == 1);
+    b.feed("date\n"); // the queue is empty again: straight through
+    CHECK(b.spawns().size() == 1);
 }
 
 TEST_CASE("too many queued requests pause reading until they drain", "[handler]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
     for (int i = 0; i < 17; ++i)
-        p.data(c, "date\n");
-    CHECK(c.paused);
+        c.feed("date\n");
+    CHECK(c.paused());
     for (int i = 0; i < 10; ++i)
         p.complete_ok(c);
-    CHECK_FALSE(c.paused);
+    CHECK_FALSE(c.paused());
 }
 
 // A client that pipelines requests and never reads: remote-cmd must not keep running them and piling their
@@ -435,29 +420,30 @@ TEST_CASE("too many queued requests pause reading until they drain", "[handler]"
 // the kernel has taken them.
 TEST_CASE("a large reply not yet sent holds back the next command; small ones do not", "[handler][memory]")
 {
-    Plugin p("protocol: framed\nallow: [echo, head]\n");
-    ringd_conn& c = p.open();
-    c.hold_owned = true;
-    p.data(c, frame(R"({"argv":["head","-c","100000","/dev/zero"]})") + frame(R"({"argv":["echo","2"]})") +
-                  frame(R"({"argv":["echo","3"]})"));
-    REQUIRE(c.spawns.size() == 1);
+    RemoteCmd p("protocol: framed\nallow: [echo, head]\n");
+    Connection c = p.open();
+    c.hold_output(true);
+    c.feed(frame(R"({"argv":["head","-c","100000","/dev/zero"]})") + frame(R"({"argv":["echo","2"]})") +
+           frame(R"({"argv":["echo","3"]})"));
+    REQUIRE(c.spawns().size() == 1);
     p.complete_ok(c, std::string(100'000, '\0')); // more than 64 KiB: the client must take it first
-    CHECK(c.spawns.empty());
-    CHECK(c.timers.size() == 1); // re-checks from a timer (there is no "sent" callback)
-    p.fire_timers(c);
-    CHECK(c.spawns.empty());
-    CHECK(c.timers.size() == 1);
-    c.transmit();
-    p.fire_timers(c);
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.spawns.front().argv[1] == "2");
-    CHECK(c.timers.empty());
+    CHECK(c.spawns().empty());
+    CHECK(c.timers().size() == 1); // re-checks from a timer (there is no "sent" callback)
+    p.fire_timer(c);
+    CHECK(c.spawns().empty());
+    CHECK(c.timers().size() == 1);
+    c.drain();
+    p.fire_timer(c);
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.spawns().front().argv[1] == "2");
+    CHECK(c.timers().empty());
     p.complete_ok(c, "2\n"); // small, so the next starts although this reply is still queued
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.spawns.front().argv[1] == "3");
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.spawns().front().argv[1] == "3");
     p.complete_ok(c, std::string(100'000, 'z'));
-    CHECK(c.timers.empty()); // nothing queued: an unsent reply alone is no reason to poll
-    const auto all = replies(c.take(), true);
+    CHECK(c.timers().empty()); // nothing queued: an unsent reply alone is no reason to poll
+    c.drain();                 // the client reads at last
+    const auto all = replies(c.take_output(), true);
     REQUIRE(all.size() == 3);
     CHECK(all[0].out.size() == 100'000);
     CHECK(all[1].out == "2\n");
@@ -466,115 +452,114 @@ TEST_CASE("a large reply not yet sent holds back the next command; small ones do
 
 TEST_CASE("json-header: a large unsent reply holds back the next command too", "[handler][memory]")
 {
-    Plugin p(kShipped);
-    ringd_conn& c = p.open();
-    c.hold_owned = true;
-    p.data(c, "df\n");
-    p.data(c, "date\n");
+    RemoteCmd p(kShipped);
+    Connection c = p.open();
+    c.hold_output(true);
+    c.feed("df\n");
+    c.feed("date\n");
     p.complete_ok(c, std::string(70'000, 'd'));
-    CHECK(c.spawns.empty());
-    c.transmit();
-    p.fire_timers(c);
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.spawns.front().argv[0].ends_with("/date"));
+    CHECK(c.spawns().empty());
+    c.drain();
+    p.fire_timer(c);
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.spawns().front().argv[0].ends_with("/date"));
 }
 
 TEST_CASE("while replies are not read, polling backs off; it starts over once they are", "[handler][memory]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\n");
-    ringd_conn& c = p.open();
-    c.hold_owned = true;
-    p.data(c,
-           frame(R"({"argv":["echo","1"]})") + frame(R"({"argv":["echo","2"]})") + frame(R"({"argv":["echo","3"]})"));
+    RemoteCmd p("protocol: framed\nallow: [echo]\n");
+    Connection c = p.open();
+    c.hold_output(true);
+    c.feed(frame(R"({"argv":["echo","1"]})") + frame(R"({"argv":["echo","2"]})") + frame(R"({"argv":["echo","3"]})"));
     p.complete_ok(c, std::string(80'000, '1'));
-    for (int i = 0; i < 9; ++i)
-        p.fire_timers(c);
-    CHECK(c.timer_delays == std::vector<uint64_t>{1, 2, 4, 8, 16, 32, 64, 64, 64, 64});
-    CHECK(c.spawns.empty());
-    c.transmit();
-    p.fire_timers(c);
-    REQUIRE(c.spawns.size() == 1);
+    std::vector<uint64_t> delays;
+    for (int i = 0; i < 10; ++i) {
+        REQUIRE(c.timers().size() == 1);
+        delays.push_back(c.timers().front().delay_ms);
+        if (i < 9) p.fire_timer(c);
+    }
+    CHECK(delays == std::vector<uint64_t>{1, 2, 4, 8, 16, 32, 64, 64, 64, 64});
+    CHECK(c.spawns().empty());
+    c.drain();
+    p.fire_timer(c);
+    REQUIRE(c.spawns().size() == 1);
     p.complete_ok(c, std::string(80'000, '2'));
-    REQUIRE(c.timers.size() == 1);
-    CHECK(c.timer_delays.back() == 1);
+    REQUIRE(c.timers().size() == 1);
+    CHECK(c.timers().front().delay_ms == 1);
 }
 
 TEST_CASE("reply buffers freed after on_close touch nothing of the connection", "[handler][memory]")
 {
     // ringd frees a closed connection's output queue after on_close has freed the plugin's state (ASan
     // reports a use after free here if the free callback reaches into that state).
-    Plugin p("protocol: framed\nallow: [echo]\n");
-    ringd_conn& c = p.open();
-    c.hold_owned = true;
-    p.data(c, frame(R"({"argv":["echo","1"]})") + frame(R"({"argv":["echo","2"]})"));
+    RemoteCmd p("protocol: framed\nallow: [echo]\n");
+    Connection c = p.open();
+    c.hold_output(true);
+    c.feed(frame(R"({"argv":["echo","1"]})") + frame(R"({"argv":["echo","2"]})"));
     p.complete_ok(c, std::string(80'000, '1'));
-    REQUIRE(c.held.size() == 1);
-    CHECK(c.spawns.empty()); // "echo 2" waits for the reply to leave
-    p.close(c);
-    CHECK(c.held.empty());
+    REQUIRE(c.queued_output() > 80'000);
+    CHECK(c.spawns().empty()); // "echo 2" waits for the reply to leave
+    c.reset();
+    CHECK(c.queued_output() == 0);
 }
 
 TEST_CASE("one read of many frames is queued a part at a time and answered in order", "[handler][memory]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\n");
-    ringd_conn& c = p.open();
+    RemoteCmd p("protocol: framed\nallow: [echo]\n");
+    Connection c = p.open();
     std::string bytes;
     for (int i = 0; i < 40; ++i)
         bytes += frame(R"({"argv":["echo",")" + std::to_string(i) + R"("]})");
-    p.data(c, bytes + be32(50) + "{\"argv\":"); // and a last frame the stream ends inside
-    p.peer_shutdown(c);
-    CHECK(c.paused);
+    c.feed(bytes + be32(50) + "{\"argv\":"); // and a last frame the stream ends inside
+    c.peer_shutdown();
+    CHECK(c.paused());
     for (int i = 0; i < 40; ++i) {
-        REQUIRE(c.spawns.size() == 1);
-        CHECK(c.spawns.front().argv[1] == std::to_string(i));
-        CHECK_FALSE(c.closed);
+        REQUIRE(c.spawns().size() == 1);
+        CHECK(c.spawns().front().argv[1] == std::to_string(i));
+        CHECK_FALSE(c.closed());
         p.complete_ok(c, std::to_string(i) + "\n");
     }
-    CHECK_FALSE(c.paused);
-    const auto all = replies(c.take(), true);
+    CHECK_FALSE(c.paused());
+    const auto all = replies(c.take_output(), true);
     REQUIRE(all.size() == 41);
     for (int i = 0; i < 40; ++i)
         CHECK(all[static_cast<std::size_t>(i)].out == std::to_string(i) + "\n");
     CHECK_THAT(all[40].header["error"].get<std::string>(), Catch::Contains("truncated frame"));
-    CHECK(c.closed);
+    CHECK(c.closed());
 }
 
 TEST_CASE("a read of many refused requests is answered in full at once", "[handler][memory]")
 {
-    Plugin p("protocol: framed\nallow: [echo]\n");
-    ringd_conn& c = p.open();
+    RemoteCmd p("protocol: framed\nallow: [echo]\n");
+    Connection c = p.open();
     std::string bytes;
     for (int i = 0; i < 100; ++i)
         bytes += frame(R"({"argv":["id"]})");
-    p.data(c, bytes);
-    const auto all = replies(c.take(), true);
+    c.feed(bytes);
+    const auto all = replies(c.take_output(), true);
     CHECK(all.size() == 100);
-    CHECK_FALSE(c.paused);
+    CHECK_FALSE(c.paused());
 }
 
 TEST_CASE("shell mode runs /bin/sh -c LINE", "[handler]")
 {
-    Plugin p("protocol: json-header\nshell: true\nallow: ['*']\n");
-    REQUIRE(p.created());
-    bool warned = false;
-    for (const auto& line : fake::g_log)
-        warned = warned || line.find("ARBITRARY shell") != std::string::npos;
-    CHECK(warned);
-    ringd_conn& c = p.open();
-    p.data(c, "ls | wc -l\n");
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.spawns.front().argv == std::vector<std::string>{"/bin/sh", "-c", "ls | wc -l"});
+    RemoteCmd p("protocol: json-header\nshell: true\nallow: ['*']\n");
+    CHECK(p.logged("ARBITRARY shell"));
+    Connection c = p.open();
+    c.feed("ls | wc -l\n");
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.spawns().front().argv == std::vector<std::string>{"/bin/sh", "-c", "ls | wc -l"});
 }
 
 TEST_CASE("run_as is passed to spawn", "[handler]")
 {
     if (::geteuid() != 0) return;
-    Plugin p("protocol: json-header\nallow: [whoami]\nrun_as: nobody\n");
-    ringd_conn& c = p.open();
-    p.data(c, "whoami\n");
-    REQUIRE(c.spawns.size() == 1);
-    CHECK(c.spawns.front().uid == 65534);
-    CHECK(c.spawns.front().gid == 65534);
+    RemoteCmd p("protocol: json-header\nallow: [whoami]\nrun_as: nobody\n");
+    Connection c = p.open();
+    c.feed("whoami\n");
+    REQUIRE(c.spawns().size() == 1);
+    CHECK(c.spawns().front().run_as_uid == 65534);
+    CHECK(c.spawns().front().run_as_gid == 65534);
 }
 
 TEST_CASE("a failure before exec names its step; an older host's result is read as an exec failure", "[handler]")
@@ -583,39 +568,29 @@ TEST_CASE("a failure before exec names its step; an older host's result is read 
     const passwd* me = ::getpwuid(::geteuid());
     REQUIRE(me != nullptr);
     const std::string user = me->pw_name;
-    Plugin p("protocol: framed\nallow: [date]\nrun_as: " + user + "\n");
-    REQUIRE(p.created());
-    ringd_conn& c = p.open();
+    RemoteCmd p("protocol: framed\nallow: [date]\nrun_as: " + user + "\n");
+    Connection c = p.open();
     const std::string request = frame(R"({"argv":["date"]})");
 
-    fake::g_log.clear();
-    p.data(c, request);
-    ringd_spawn_result res{};
-    res.exit_code = -1;
-    res.spawn_error = EPERM;
-    res.spawn_step = RINGD_SPAWN_STEP_CREDENTIALS;
-    p.complete(c, res);
+    p.kit.clear_logs();
+    c.feed(request);
+    SpawnResult res = SpawnResult::not_started(EPERM, RINGD_SPAWN_STEP_CREDENTIALS);
+    c.complete_spawn(res);
     Reply r = one_reply(c, true);
     CHECK(r.header["ok"] == false);
     CHECK(r.header["error_code"] == "cannot_execute");
     CHECK(r.header["error"] == "cannot switch to user " + user + ": Operation not permitted");
-    bool logged = false; // the operator has to fix it, so the log says it too
-    for (const auto& line : fake::g_log)
-        logged = logged || line.find("cannot switch to user " + user) != std::string::npos;
-    CHECK(logged);
+    CHECK(p.logged("cannot switch to user " + user)); // the operator has to fix it, so the log says it too
 
-    p.data(c, request);
-    res.spawn_error = ENOENT;
-    res.spawn_step = RINGD_SPAWN_STEP_CWD;
-    p.complete(c, res);
+    c.feed(request);
+    c.complete_spawn(SpawnResult::not_started(ENOENT, RINGD_SPAWN_STEP_CWD));
     r = one_reply(c, true);
     CHECK(r.header["error_code"] == "internal"); // not "command not found": date exists
     CHECK(r.header["error"] == "cannot enter the working directory for date: No such file or directory");
 
-    p.data(c, request);
-    res.spawn_error = EPERM;
-    res.spawn_step = RINGD_SPAWN_STEP_CREDENTIALS; // beyond what this host's struct_size covers: not read
-    p.complete(c, res, uint32_t(offsetof(ringd_spawn_result, spawn_step)));
+    c.feed(request);
+    res.struct_size = uint32_t(offsetof(ringd_spawn_result, spawn_step)); // an older host: spawn_step not there
+    c.complete_spawn(res);
     r = one_reply(c, true);
     CHECK(r.header["error_code"] == "cannot_execute");
     CHECK(r.header["error"] == "cannot execute date: Operation not permitted");
@@ -623,11 +598,11 @@ TEST_CASE("a failure before exec names its step; an older host's result is read 
 
 TEST_CASE("end to end with a real child", "[handler]")
 {
-    Plugin p("protocol: json-header\nallow: [echo, sh]\n");
-    ringd_conn& c = p.open();
-    p.data(c, "echo 'hello  world' ';' '$(id)'\n");
-    REQUIRE(c.spawns.size() == 1);
-    const fake::RealRun run = fake::run_for_real(c.spawns.front());
+    RemoteCmd p("protocol: json-header\nallow: [echo, sh]\n");
+    Connection c = p.open();
+    c.feed("echo 'hello  world' ';' '$(id)'\n");
+    REQUIRE(c.spawns().size() == 1);
+    const RealRun run = run_for_real(c.spawns().front());
     p.complete_ok(c, run.out, run.err, WEXITSTATUS(run.status));
     const Reply r = one_reply(c, false);
     CHECK(r.out == "hello  world ; $(id)\n");

@@ -232,27 +232,3 @@ TEST_CASE("run_as resolves the user", "[settings]")
     CHECK(s.run_as_uid == 65534);
     CHECK(s.run_as_gid == 65534);
 }
-
-TEST_CASE("durations and sizes", "[settings]")
-{
-    CHECK(parse_duration("0") == 0ms);
-    CHECK(parse_duration("250ms") == 250ms);
-    CHECK(parse_duration("10s") == 10s);
-    CHECK(parse_duration("2m") == 120s);
-    CHECK(parse_duration("1h") == 3600s);
-    CHECK_THROWS_AS(parse_duration("10"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_duration("s"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_duration("1.5s"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_duration(" 1s"), std::invalid_argument);
-    CHECK(parse_size("4096") == 4096);
-    CHECK(parse_size("4096B") == 4096);
-    CHECK(parse_size("64KiB") == 65536);
-    CHECK(parse_size("1MiB") == 1048576);
-    CHECK(parse_size("1GiB") == 1073741824);
-    CHECK(parse_size("64kB") == 64000);
-    CHECK(parse_size("1MB") == 1000000);
-    CHECK_THROWS_AS(parse_size("1 MiB"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_size("MiB"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_size("99999999999999999999"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_size("99999999999GiB"), std::invalid_argument);
-}

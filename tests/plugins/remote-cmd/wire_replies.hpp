@@ -1,8 +1,8 @@
-// Test helpers for remote-cmd's replies as a fake-host connection collected them: request frames, and reply
+// Test helpers for remote-cmd's replies as a test-kit connection received them: request frames, and reply
 // streams split into header, stdout and stderr (json-header little-endian, framed big-endian).
 #pragma once
 
-#include "fake_host.hpp"
+#include "remote_cmd_kit.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -64,9 +64,9 @@ inline std::vector<Reply> replies(std::string_view bytes, bool framed)
     return result;
 }
 
-inline Reply one_reply(ringd_conn& c, bool framed)
+inline Reply one_reply(Connection& c, bool framed)
 {
-    auto all = replies(c.take(), framed);
+    auto all = replies(c.take_output(), framed);
     REQUIRE(all.size() == 1);
     return all.front();
 }

@@ -1,20 +1,21 @@
-// The built time-of-day.so through its exported C ABI only, with a fake host (tests/support/fake_host.hpp): descriptor,
-// create() accepting and rejecting configs, a TCP connection, and UDP datagrams.
-#include "support/fake_host.hpp"
-
+// The built time-of-day.so in the plugin test kit (ringd/testkit.hpp): descriptor, create() accepting and
+// rejecting configs, a TCP connection, and UDP datagrams.
 #include <catch2/catch.hpp>
 #include <ctime>
 #include <regex>
+#include <ringd/testkit.hpp>
 
 #ifndef TIME_OF_DAY_PLUGIN
 #error "TIME_OF_DAY_PLUGIN must name the built time-of-day.so"
 #endif
 
+using namespace ringd::testkit;
+
 namespace {
 
-const fake::Plugin& plugin()
+const Plugin& plugin()
 {
-    static const fake::Plugin p(TIME_OF_DAY_PLUGIN);
+    static const Plugin p = Plugin::load(TIME_OF_DAY_PLUGIN);
     return p;
 }
 
@@ -34,13 +35,23 @@ int64_t parse_utc_line(const std::string& line)
     return timegm(&tm);
 }
 
+// create()'s refusal as "key: message", or "(accepted)".
+std::string error_of(const std::string& yaml, Kind kind)
+{
+    try {
+        Kit kit(plugin(), yaml, {.kind = kind});
+        return "(accepted)";
+    } catch (const ConfigError& e) {
+        return e.key() + ": " + e.what();
+    }
+}
+
 } // namespace
 
 TEST_CASE("descriptor", "[abi]")
 {
     const ringd_plugin_descriptor& d = plugin().descriptor();
     CHECK(d.abi_version == RINGD_PLUGIN_ABI_VERSION);
-    CHECK(d.struct_size == sizeof(ringd_plugin_descriptor));
     CHECK(std::string(d.name) == "time-of-day");
     CHECK(d.socket_kinds == (RINGD_KIND_STREAM | RINGD_KIND_DATAGRAM));
     CHECK(d.create != nullptr);
@@ -49,75 +60,55 @@ TEST_CASE("descriptor", "[abi]")
 
 TEST_CASE("create() reports bad config with the key", "[abi]")
 {
-    fake::Recorder log;
-    fake::Plugin::Instance bad;
-    plugin().create(bad, "timezone: Nowhere/Special", RINGD_KIND_STREAM, log);
-    CHECK(bad.rc != 0);
-    CHECK(std::string(bad.error.key) == "timezone");
-    CHECK_THAT(std::string(bad.error.message), Catch::Contains("unknown time zone \"Nowhere/Special\""));
-
-    fake::Plugin::Instance unknown;
-    plugin().create(unknown, "{rate: 5}", RINGD_KIND_DATAGRAM, log);
-    CHECK(unknown.rc != 0);
-    CHECK(std::string(unknown.error.key) == "rate");
-
-    fake::Plugin::Instance good;
-    plugin().create(good, "{}", RINGD_KIND_STREAM, log);
-    CHECK(good.rc == 0);
-    CHECK(good.instance != nullptr);
+    const std::string bad = error_of("timezone: Nowhere/Special", Kind::stream);
+    CHECK_THAT(bad, Catch::StartsWith("timezone: ") && Catch::Contains("unknown time zone \"Nowhere/Special\""));
+    CHECK_THAT(error_of("{rate: 5}", Kind::datagram), Catch::StartsWith("rate: "));
+    CHECK(error_of("{}", Kind::stream) == "(accepted)");
+    CHECK(Kit(plugin(), "{}").instance() != nullptr);
 }
 
 TEST_CASE("TCP: one line, then close after flush", "[abi]")
 {
-    fake::Recorder log, conn;
-    fake::Plugin::Instance tod;
-    plugin().create(tod, "timezone: UTC", RINGD_KIND_STREAM, log);
-    REQUIRE(tod.rc == 0);
+    Kit kit(plugin(), "timezone: UTC");
     const auto before = static_cast<int64_t>(std::time(nullptr));
-    CHECK(tod.d->on_open(tod.instance, conn.conn()) == 0);
+    auto c = kit.open();
     const auto after = static_cast<int64_t>(std::time(nullptr));
-    const int64_t shown = parse_utc_line(conn.sent);
+    const int64_t shown = parse_utc_line(c.take_output());
     CHECK(shown >= before);
     CHECK(shown <= after);
-    CHECK(conn.closes == std::vector<uint32_t>{RINGD_CLOSE_AFTER_FLUSH});
-    if (tod.d->on_close != nullptr) tod.d->on_close(tod.instance, conn.conn(), RINGD_CLOSE_LOCAL);
+    CHECK(c.closed());
+    CHECK(c.fin_sent()); // closed after flush, not reset
+    CHECK(c.close_reason() == RINGD_CLOSE_LOCAL);
 }
 
 TEST_CASE("TCP: RFC 868", "[abi]")
 {
-    fake::Recorder log, conn;
-    fake::Plugin::Instance tod;
-    plugin().create(tod, "protocol: rfc868", RINGD_KIND_STREAM, log);
-    REQUIRE(tod.rc == 0);
-    CHECK(tod.d->on_open(tod.instance, conn.conn()) == 0);
-    REQUIRE(conn.sent.size() == 4);
+    Kit kit(plugin(), "protocol: rfc868");
+    auto c = kit.open();
+    const std::string sent = c.take_output();
+    REQUIRE(sent.size() == 4);
     uint32_t v = 0;
-    for (const char c : conn.sent)
-        v = (v << 8) | static_cast<uint8_t>(c);
+    for (const char ch : sent)
+        v = (v << 8) | static_cast<uint8_t>(ch);
     const int64_t now = static_cast<int64_t>(std::time(nullptr)) + 2'208'988'800;
     CHECK(std::abs(static_cast<int64_t>(v) - now) <= 2);
-    CHECK(conn.closes == std::vector<uint32_t>{RINGD_CLOSE_AFTER_FLUSH});
+    CHECK(c.closed());
+    CHECK(c.fin_sent());
 }
 
 TEST_CASE("UDP: one reply per datagram, none to port 0 or service ports", "[abi]")
 {
-    fake::Recorder log, dg;
-    fake::Plugin::Instance tod;
-    plugin().create(tod, "timezone: UTC", RINGD_KIND_DATAGRAM, log);
-    REQUIRE(tod.rc == 0);
-    tod.datagram(dg, "", fake::ipv4("127.0.0.1", 40000));
-    tod.datagram(dg, "what time is it?", fake::ipv6("::1", 50000));
-    REQUIRE(dg.datagrams.size() == 2);
-    for (const std::string& reply : dg.datagrams)
-        (void)parse_utc_line(reply);
-    dg.datagrams.clear();
-    tod.datagram(dg, "x", fake::ipv4("127.0.0.1", 0));
-    tod.datagram(dg, "x", fake::ipv4("127.0.0.1", 7));
-    tod.datagram(dg, "x", fake::ipv6("::1", 37));
-    CHECK(dg.datagrams.empty());
+    Kit kit(plugin(), "timezone: UTC", {.kind = Kind::datagram});
+    for (const char* from : {"127.0.0.1:40000", "[::1]:50000"}) {
+        const auto sent = kit.datagram(from[0] == '[' ? "what time is it?" : "", from);
+        REQUIRE(sent.size() == 1);
+        CHECK(sent[0].to == from);
+        (void)parse_utc_line(sent[0].payload);
+    }
+    for (const char* from : {"127.0.0.1:0", "127.0.0.1:7", "[::1]:37"})
+        CHECK(kit.datagram("x", from).empty());
     // A full send queue is not an error for the plugin.
-    dg.send_datagram_result = -ENOBUFS;
-    tod.datagram(dg, "x", fake::ipv4("127.0.0.1", 40000));
-    CHECK(dg.datagrams.size() == 1);
-    CHECK(!log.logged("threw"));
+    kit.set_datagram_queue_full(true);
+    CHECK(kit.datagram("x", "127.0.0.1:40000").empty());
+    CHECK_FALSE(kit.logged("threw"));
 }
