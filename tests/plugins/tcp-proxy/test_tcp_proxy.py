@@ -166,6 +166,42 @@ class Relaying(ProxyCase):
         self.assertEqual(back.hexdigest(), sent.hexdigest(), "upstream -> client differs")
         d.assert_exits_cleanly()
 
+    def test_a_message_relayed_in_two_sends_is_not_held_for_a_delayed_ack(self):
+        # Both peers send each 30,000-byte message in two parts, 2 ms apart, and answer only a whole message, so the
+        # proxy relays each message in two sends each way. With Nagle's algorithm on either of the proxy's sockets
+        # the second send waited for the peer's ACK of the first, which a peer waiting for the rest delays by
+        # 40 ms. ringd's accepted and outbound TCP sockets have TCP_NODELAY.
+        size, first = 30000, 20000
+
+        def send_in_two(sock, data):
+            sock.sendall(data[:first])
+            time.sleep(0.002)
+            sock.sendall(data[first:])
+
+        def whole_message_echo(conn, _index):
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # its own sends leave at once
+            while True:
+                try:
+                    data = recv_exactly(conn, size)
+                except AssertionError:  # the client is done
+                    return
+                send_in_two(conn, data)
+
+        u = self.upstream(whole_message_echo)
+        d, port = self.proxy([u.url])
+        message = random.Random(5).randbytes(size)
+        with connect(port) as c:
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            times = []
+            for _ in range(21):
+                started = time.monotonic()
+                send_in_two(c, message)
+                self.assertEqual(recv_exactly(c, size), message)
+                times.append(time.monotonic() - started)
+        median = sorted(times)[len(times) // 2]
+        self.assertLess(median, 0.025, f"round trips of {size} bytes took {median * 1000:.1f} ms (median)")
+        d.assert_exits_cleanly()
+
     def test_unix_upstream(self):
         with tempfile.TemporaryDirectory(prefix="tcp-proxy-") as tmp:
             u = self.upstream(path=os.path.join(tmp, "app.sock"), family=socket.AF_UNIX)
