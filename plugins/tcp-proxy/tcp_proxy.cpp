@@ -104,6 +104,7 @@ public:
     {
         Pair& pair = *upstream.user<Pair>();
         if (error == 0) {
+            // (A client that left meanwhile has cancelled this connect: on_connect then says -ECANCELED.)
             pair.link = Link::relaying;
             if (upstreams_.mark_up(pair.upstream_index)) {
                 metric_add(upstreams_down_, -1);
