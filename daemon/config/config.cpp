@@ -127,7 +127,7 @@ Config Loader::load(const std::string& text, const std::string& file_name, const
     detail::check_unique(drafts_, diagnostics_);
     for (const detail::ListenerDraft& draft : drafts_) {
         detail::check_access_lists(draft, warnings_);
-        detail::check_plugin_timeouts(draft, warnings_);
+        detail::check_plugin_limits(draft, warnings_);
     }
     if (listener_entries_ == 0)
         reporter.error(listeners != nullptr ? listeners->key_node.Mark() : YAML::Mark(), "no listeners configured");

@@ -259,10 +259,12 @@ void read_limits(Reporter& reporter, const Field& field, std::string_view what, 
     }
     if (const Field* f = fields->find("max_output_buffer"); f != nullptr) {
         const auto value = read_parsed(reporter, *f, "a size like 1MiB", parse_size);
-        if (value && *value < min_output_buffer)
+        if (value && *value < min_output_buffer) {
             reporter.error(f->value_mark(), "expected max_output_buffer of at least 1KiB, got " + describe(f->value));
-        else if (value)
+        } else if (value) {
             limits.max_output_buffer = *value;
+            where.max_output_buffer = reporter.at(f->value_mark());
+        }
     }
     if (const Field* f = fields->find("max_outbound_connections"); f != nullptr) {
         // 0 is allowed: a listener whose plugin must not connect anywhere.

@@ -15,6 +15,7 @@ namespace ringd::config::detail {
 // Where the limits that warnings talk about were written (unset: the built-in default).
 struct LimitsWhere {
     std::optional<Location> idle_timeout;
+    std::optional<Location> max_output_buffer;
 };
 
 // What every listener entry is read against, whichever file it is in.
@@ -62,8 +63,8 @@ void check_unique(const std::vector<ListenerDraft>& listeners, std::vector<Diagn
 // a `deny` or `allow` under which no peer at all can reach the listener (access_checks.cpp).
 void check_access_lists(const ListenerDraft& listener, std::vector<Diagnostic>& warnings);
 
-// Warns where the listener's idle_timeout cuts short a wait that the plugin's own config sets up
-// (plugin_timeouts.cpp).
-void check_plugin_timeouts(const ListenerDraft& listener, std::vector<Diagnostic>& warnings);
+// Warns where a limit of the listener works against what the plugin's own config sets up: an idle_timeout that
+// cuts a wait short, a max_output_buffer below a proxy's buffer (plugin_limits.cpp).
+void check_plugin_limits(const ListenerDraft& listener, std::vector<Diagnostic>& warnings);
 
 } // namespace ringd::config::detail

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -39,8 +41,21 @@ UniqueFd open_socket(const config::Endpoint& ep)
     return fd;
 }
 
+// TCP_NODELAY on a listening socket is inherited by every socket accepted from it, so accepted connections get it
+// without a system call each. Why ringd sends without Nagle's algorithm: the output queue already gathers what is
+// queued into one send, and Nagle would hold back the second of two sends that split a message (a 8 KiB reply
+// read in 4 KiB receive buffers, a proxied stream) until the peer's delayed ACK, 40 ms later, when the peer waits
+// for the whole message before it answers. Closes keep their single data+FIN segment: MSG_MORE (worker_stream.cpp)
+// holds the last bytes for the FIN with or without Nagle.
+void disable_nagle(int fd, const config::Endpoint& ep)
+{
+    if (ep.transport == config::Transport::tcp)
+        set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, ep, "set TCP_NODELAY on");
+}
+
 void bind_and_listen(int fd, const config::Endpoint& ep)
 {
+    disable_nagle(fd, ep);
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&ep.address), ep.address_len) != 0) fail(ep, "bind", errno);
     if (ep.is_stream() && ::listen(fd, SOMAXCONN) != 0) fail(ep, "listen on", errno);
 }
@@ -131,6 +146,7 @@ void ListenerSockets::apply_unix_mode(uint32_t mode) const
 
 std::shared_ptr<ListenerSockets> ListenerSockets::adopt(const config::Endpoint& ep, UniqueFd fd)
 {
+    disable_nagle(fd.get(), ep); // systemd's socket, like one ringd binds
     std::vector<UniqueFd> fds;
     fds.push_back(std::move(fd));
     return std::shared_ptr<ListenerSockets>(new ListenerSockets(ep, std::move(fds), false));

@@ -18,8 +18,10 @@ struct Config {
     std::chrono::milliseconds connect_timeout{2000};
     // How long an upstream that refused or timed out a connect is skipped before it is tried again.
     std::chrono::milliseconds down_time{10'000};
-    // Per direction: output queued towards one side above this pauses reading from the other side, until it
-    // drains to half of it. Bounds a proxied connection's memory at about 2 x buffer whatever its peers do.
+    // Per direction: the most the proxy queues towards one side. A read that does not fit is kept (one read at
+    // most) and the other side is not read until the queue has drained to half of this (flow.hpp). Bounds a
+    // proxied pair's memory at about 2 x buffer whatever its peers do. Keep it at most the listener's
+    // max_output_buffer (README.md, "Backpressure").
     uint64_t buffer = 256 * 1024;
 };
 

@@ -32,14 +32,18 @@ std::optional<std::size_t> UpstreamSet::Attempt::next(Time now)
     return best;
 }
 
-void UpstreamSet::mark_down(std::size_t upstream, Time now)
+bool UpstreamSet::mark_down(std::size_t upstream, Time now)
 {
-    state_[upstream].down_until.store(now + down_time_ns_, std::memory_order_relaxed);
+    // now + down_time is never 0 (steady_clock starts at boot, down_time > 0), so 0 keeps meaning "up".
+    return state_[upstream].down_until.exchange(now + down_time_ns_, std::memory_order_relaxed) == 0;
 }
 
-void UpstreamSet::mark_up(std::size_t upstream)
+bool UpstreamSet::mark_up(std::size_t upstream)
 {
-    state_[upstream].down_until.store(0, std::memory_order_relaxed);
+    // A load first: the common case (an upstream that was up) then writes nothing to the shared line.
+    std::atomic<Time>& down_until = state_[upstream].down_until;
+    if (down_until.load(std::memory_order_relaxed) == 0) return false;
+    return down_until.exchange(0, std::memory_order_relaxed) != 0;
 }
 
 bool UpstreamSet::is_down(std::size_t upstream, Time now) const

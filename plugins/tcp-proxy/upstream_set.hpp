@@ -40,8 +40,12 @@ public:
     };
     [[nodiscard]] Attempt attempt() { return Attempt(*this); }
 
-    void mark_down(std::size_t upstream, Time now);
-    void mark_up(std::size_t upstream);
+    // A failed connect: skip the upstream until now + down_time. True for the call that took it from up to down
+    // (exactly one across all workers per outage), so the plugin logs and counts each outage once; marking an
+    // upstream again whose down time is over but which has not accepted a connect since returns false.
+    bool mark_down(std::size_t upstream, Time now);
+    // A successful connect. True for the call that ended an outage (exactly one across all workers).
+    bool mark_up(std::size_t upstream);
     [[nodiscard]] bool is_down(std::size_t upstream, Time now) const;
 
     // Open proxied connections per upstream, for least_connections.
@@ -53,6 +57,8 @@ public:
 
 private:
     struct alignas(64) State { // one cache line each: workers update different upstreams without false sharing
+        // 0 while up; otherwise when the outage's skip ends (it stays non-zero after that, until a connect
+        // succeeds: an upstream retried after its down time is not "up" before it accepted a connection).
         std::atomic<Time> down_until{0};
         std::atomic<uint64_t> active{0};
     };

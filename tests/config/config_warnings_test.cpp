@@ -89,6 +89,18 @@ std::vector<Warned> warned_configs()
          "idle_timeout longer (idle_timeout is set at test.yaml:5:29)"},
         {listener(tcp4, "    config:\n      queue_timeout: 90000ms\n", "/opt/ringd/remote-cmd.so"), "6:7",
          "idle_timeout 60s is not longer than remote-cmd's queue_timeout 90s"},
+        // tcp-proxy: buffer above max_output_buffer
+        {listener(tcp4, "    config: { upstreams: [tcp://127.0.0.1:9], buffer: 2MiB }\n", "tcp-proxy"), "5:47",
+         "max_output_buffer 1MiB is below tcp-proxy's buffer 2MiB: ringd stops reading a connection whose own output "
+         "is above max_output_buffer, which for a proxy is the wrong side"},
+        {listener(tcp4, "    limits: { max_output_buffer: 64KiB }\n    config: { upstreams: [tcp://127.0.0.1:9] }\n",
+                  "tcp-proxy"),
+         "5:34", "max_output_buffer 64KiB is below tcp-proxy's buffer 256KiB (its default)"},
+        {listener(tcp4,
+                  "    limits: { max_output_buffer: 100KiB }\n    config: { upstreams: [tcp://127.0.0.1:9], buffer: "
+                  "200KiB }\n",
+                  "tcp-proxy"),
+         "6:47", "make buffer at most max_output_buffer (max_output_buffer is set at test.yaml:5:34)"},
     };
 }
 
@@ -114,6 +126,13 @@ std::vector<std::string> quiet_configs()
         listener(tcp4, "    limits: { idle_timeout: 0 }\n", "remote-cmd"), listener(tcp4, "", "remote-cmd"),
         listener(tcp4, "    limits: { idle_timeout: 5s }\n    config: { queue_timeout: soon }\n", "remote-cmd"),
         listener(tcp4, "    limits: { idle_timeout: 5s }\n    config: { queue_timeout: 30s }\n"), // not remote-cmd
+        // tcp-proxy: buffer at most max_output_buffer, or a value the plugin itself rejects
+        listener(tcp4, "    config: { upstreams: [tcp://127.0.0.1:9] }\n", "tcp-proxy"),
+        listener(tcp4, "    config: { upstreams: [tcp://127.0.0.1:9], buffer: 1MiB }\n", "tcp-proxy"),
+        listener(tcp4, "    limits: { max_output_buffer: 4MiB }\n    config: { upstreams: [], buffer: 4MiB }\n",
+                 "tcp-proxy"),
+        listener(tcp4, "    config: { buffer: lots }\n", "tcp-proxy"),
+        listener(tcp4, "    config: { buffer: 2MiB }\n"), // not tcp-proxy
     };
 }
 

@@ -231,6 +231,24 @@ class StreamSemantics(unittest.TestCase):
             d.assert_exits_cleanly()
 
 
+    def test_a_reply_larger_than_a_receive_buffer_is_not_held_for_a_delayed_ack(self):
+        # 30,000 bytes arrive in several 4 KiB receive buffers and leave in several sends. With Nagle's algorithm
+        # the last partial send waited for the client's ACK of the previous one, which a client waiting for the
+        # whole reply delays by 40 ms: every round trip took 44 ms. ringd's sockets have TCP_NODELAY.
+        port = free_port()
+        message = b"n" * 30000
+        with Ringd(listeners=[listener("echo", tcp(port), "echo-upper")]) as d:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                times = []
+                for _ in range(21):
+                    started = time.monotonic()
+                    self.assertEqual(echo_roundtrip(s, message), message.upper())
+                    times.append(time.monotonic() - started)
+            median = sorted(times)[len(times) // 2]
+            self.assertLess(median, 0.02, f"round trips of 30,000 bytes took {median * 1000:.1f} ms (median)")
+            d.assert_exits_cleanly()
+
+
 class ListenerFamilies(unittest.TestCase):
     def test_ipv6_loopback(self):
         try:

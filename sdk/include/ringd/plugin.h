@@ -257,7 +257,9 @@ typedef struct ringd_host {
     int (*shutdown_write)(ringd_conn* conn);
 
     /* Stop / restart delivering on_data. While paused the kernel's receive buffer fills and the peer is
-     * flow-controlled. The host also pauses on its own while queued output exceeds max_output_buffer. */
+     * flow-controlled. The host also pauses on its own while queued output exceeds max_output_buffer (a relay,
+     * whose output on one connection comes from another, keeps its queues below that and pauses the other side
+     * itself: docs/plugins.md, "Outbound connections"). */
     int (*pause_reading)(ringd_conn* conn);
     int (*resume_reading)(ringd_conn* conn);
 

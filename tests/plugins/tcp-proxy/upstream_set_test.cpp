@@ -99,3 +99,16 @@ TEST_CASE("least connections balances a stream of long-lived clients", "[tcp_pro
     for (std::size_t i = 0; i < 4; ++i)
         CHECK(set.active(i) == 100);
 }
+
+TEST_CASE("each outage is reported once: down when it starts, up when a connect succeeds again", "[tcp_proxy]")
+{
+    UpstreamSet set(2, Balance::round_robin, 10s);
+    CHECK(set.mark_down(0, t0));                   // up -> down: log and count it
+    CHECK_FALSE(set.mark_down(0, t0 + 1));         // another client's failure in the same outage
+    CHECK_FALSE(set.mark_down(0, t0 + ten_s + 1)); // retried after down_time and failed: the same outage
+    CHECK(set.is_down(0, t0 + ten_s + 2));         // but skipped for another down_time from now
+    CHECK(set.mark_up(0));                         // down -> up
+    CHECK_FALSE(set.mark_up(0));                   // already up
+    CHECK_FALSE(set.mark_up(1));                   // never down
+    CHECK(set.mark_down(0, t0 + 2 * ten_s));       // a new outage
+}
