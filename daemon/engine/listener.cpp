@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +39,16 @@ UniqueFd open_socket(const config::Endpoint& ep)
     if (!fd) fail(ep, "create a socket for", errno);
     if (ep.family() == AF_INET6) set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, ep, "set IPV6_V6ONLY on");
     return fd;
+}
+
+// TCP_NODELAY on a listening socket is inherited by every socket accepted from it. Nagle's algorithm holds a
+// small segment while an earlier one is unacknowledged, and a peer that delays its ACKs (up to 40 ms on Linux)
+// then delays our next reply as long: a chat line, a pipelined answer. The worker already gathers what a
+// connection queued during a loop turn into one send, which is the coalescing Nagle would have done.
+void disable_nagle(int fd, const config::Endpoint& ep)
+{
+    if (ep.transport == config::Transport::tcp)
+        set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, ep, "set TCP_NODELAY on");
 }
 
 void bind_and_listen(int fd, const config::Endpoint& ep)
@@ -111,6 +123,7 @@ std::shared_ptr<ListenerSockets> ListenerSockets::bind(const config::Endpoint& e
         // SO_REUSEADDR: restart right after a stop despite TIME_WAIT. SO_REUSEPORT: one socket per worker.
         set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, ep, "set SO_REUSEADDR on");
         set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, ep, "set SO_REUSEPORT on");
+        disable_nagle(fd.get(), ep);
         bind_and_listen(fd.get(), ep);
         fds.push_back(std::move(fd));
     }
@@ -131,6 +144,7 @@ void ListenerSockets::apply_unix_mode(uint32_t mode) const
 
 std::shared_ptr<ListenerSockets> ListenerSockets::adopt(const config::Endpoint& ep, UniqueFd fd)
 {
+    disable_nagle(fd.get(), ep); // a socket systemd bound: its accepted sockets behave like those of our own
     std::vector<UniqueFd> fds;
     fds.push_back(std::move(fd));
     return std::shared_ptr<ListenerSockets>(new ListenerSockets(ep, std::move(fds), false));

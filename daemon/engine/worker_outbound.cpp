@@ -23,6 +23,7 @@
 #include <cerrno>
 #include <cstring>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -82,13 +83,17 @@ int Worker::connect(const ringd_listener* self, const ringd_connect_request& req
         listener.counters.outbound_refused.fetch_add(1, std::memory_order_relaxed);
         return -EAGAIN;
     }
-    // No TCP_NODELAY: accepted sockets keep Nagle too, and the output queue already gathers small sends
-    // into one (ordered, single in-flight) send.
     UniqueFd fd(::socket(request.address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) {
         const int err = errno;
         listener.remove_outbound();
         return -err;
+    }
+    // TCP_NODELAY, like accepted sockets (engine/listener.cpp says why): the output queue already gathers small
+    // sends into one (ordered, single in-flight) send. It cannot fail on a TCP socket.
+    if (request.address->sa_family != AF_UNIX) {
+        const int one = 1;
+        (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     Connection* conn = nullptr;
     try {
