@@ -188,18 +188,19 @@ private:
         return reached_all;
     }
 
-    // On worker `post_worker` named. `status` is -ESRCH when the posting instance no longer (or not yet) serves
-    // this worker: after a reload, the old instance stops on a worker once its last client there leaves, while
-    // its clients elsewhere keep talking to the room. The task still runs here, on this worker's thread, and the
-    // room's list for this worker belongs to this thread, not to an instance: so it delivers either way.
+    // Runs on the worker fan_out posted it to. `status` is -ESRCH when the posting instance no longer (or not
+    // yet) serves this worker: after a reload, the old instance stops on a worker once its last client there
+    // leaves, while its clients elsewhere keep talking to the room. The task still runs here, on this worker's
+    // thread, and the room's list for this worker belongs to this thread, not to an instance: so it delivers
+    // either way.
     static void deliver_task(void* instance, void* arg, int /*status*/) noexcept
     {
         const std::unique_ptr<Delivery> delivery(static_cast<Delivery*>(arg)); // dropping the last Text frees it
         auto* self = static_cast<Chat*>(static_cast<ringd::Handler*>(instance));
         try {
             self->deliver(self->host()->worker_index(), delivery->from, *delivery->text);
-        } catch (const std::exception& e) {
-            self->log().error(std::string("delivering a line failed: ") + e.what());
+        } catch (...) { // only an allocation can fail in there; nothing may escape into ringd
+            self->log().error("delivering a line failed: out of memory");
         }
     }
 

@@ -23,16 +23,15 @@ const Plugin& chat()
     return plugin;
 }
 
-// A client on `worker`, with its welcome (and nothing else) already read.
-Connection join(Kit& kit, uint32_t worker, bool hold_output = false)
+// A client on `worker`, with its welcome line (and nothing else) already read.
+Connection join(Kit& kit, uint32_t worker)
 {
-    Connection c = kit.open({.worker = worker, .hold_output = hold_output});
-    if (!hold_output) {
-        const std::string welcome = c.take_output();
-        INFO(welcome);
-        CHECK(welcome.rfind("* welcome #" + std::to_string(c.id()) + " (worker " + std::to_string(worker) + " of ",
-                            0) == 0);
-    }
+    Connection c = kit.open({.worker = worker});
+    const std::string welcome = c.take_output();
+    INFO(welcome);
+    const std::string expected = "* welcome #" + std::to_string(c.id()) + " (worker " + std::to_string(worker) + " of ";
+    CHECK(welcome.rfind(expected, 0) == 0);
+    CHECK(welcome.find('\n') == welcome.size() - 1);
     return c;
 }
 
@@ -46,8 +45,8 @@ std::string notice(const Connection& c, const std::string& what)
     return "* #" + std::to_string(c.id()) + " " + what + "\n";
 }
 
-// Everyone's output so far is dropped: the joins of the clients opened after them.
-void settle(std::vector<Connection>& clients)
+// Drops everyone's output so far (the joins of the clients opened after them).
+void forget_output(std::vector<Connection>& clients)
 {
     for (auto& c : clients)
         c.take_output();
@@ -101,7 +100,7 @@ TEST_CASE("a line reaches every other client on every worker, in the sender's or
     std::vector<Connection> clients;
     for (uint32_t i = 0; i < 6; ++i)
         clients.push_back(join(kit, i % 3));
-    settle(clients);
+    forget_output(clients);
 
     for (auto& sender : clients) {
         sender.feed("first from " + std::to_string(sender.id()) + "\n");
@@ -195,7 +194,7 @@ TEST_CASE("a reload keeps the room: clients from before and after it hear each o
     auto new0 = join(kit, 0);
     auto new1 = join(kit, 1);
     std::vector<Connection> all{old0, old1, new0, new1};
-    settle(all);
+    forget_output(all);
 
     old0.feed("from the old instance\n");
     CHECK(old1.take_output() == said(old0, "from the old instance"));
@@ -209,7 +208,7 @@ TEST_CASE("a reload keeps the room: clients from before and after it hear each o
     // old1 was the old instance's last client on worker 1: the old instance stops serving there, and its tasks
     // for worker 1 run with -ESRCH. Its client on worker 0 must still reach the new clients on worker 1.
     old1.peer_shutdown();
-    settle(all);
+    forget_output(all);
     old0.feed("still here\n");
     CHECK(new1.take_output() == said(old0, "still here"));
     CHECK(new0.take_output() == said(old0, "still here"));
