@@ -137,8 +137,13 @@ class InstalledSdk(unittest.TestCase):
 
 
 def configure_against_stage(testcase, source, build):
+    # A sanitizer build of ringd installs a sanitized test kit: what links it needs the same runtime.
+    sanitize = "-fsanitize=address,undefined"
+    flags = [f"-DCMAKE_CXX_FLAGS={sanitize}", f"-DCMAKE_EXE_LINKER_FLAGS={sanitize}",
+             f"-DCMAKE_MODULE_LINKER_FLAGS={sanitize}"] if h.SANITIZED else []
     run([CMAKE, "-S", source, "-B", build, f"-DCMAKE_PREFIX_PATH={STAGED_PREFIX}",
-         "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF", "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF"], env=clean_env())
+         "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF", "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF", *flags],
+        env=clean_env())
     sdk_dir = cache_value_of(build, "ringd-sdk_DIR")
     testcase.assertTrue(sdk_dir.startswith(STAGE), f"found the SDK outside the staged install: {sdk_dir}")
 
