@@ -7,8 +7,13 @@ disconnected; the plugin starts no thread.
 
 Arrival is the kernel's receive timestamp (SO_TIMESTAMPNS) on each client socket: when ringd's bytes reached it,
 not when this single-threaded Python client got round to reading that socket, up to 98 reads later (printed too,
-for comparison). The client shares the machine's cores with ringd's workers, and other jobs may too; noise only
-ever adds latency, so the bound is checked on the best of up to five runs, and every run is printed."""
+for comparison). The client shares the machine's cores with ringd's workers, and other jobs may too: the test
+raises its own priority (nice -10, when it may: root), which the ringd it starts inherits, so that unrelated
+jobs do not preempt them (as bench/compare pins its processes to cores). Noise only ever adds latency, so one of
+up to five runs must meet the bounds (p99 under 1 ms, no delivery over 20 ms), and every run is printed. If
+other jobs kept ringd's workers waiting for a CPU in every run (their run-queue time, from
+/proc/PID/task/TID/schedstat), the bounds are not checked and the test says so (skipped): the figures would
+measure the machine."""
 
 import os
 import re
@@ -25,7 +30,13 @@ CLIENTS = 100
 BURST_LINES = 5  # lines each client sends at once in the ordering test
 ROUNDS = 200  # lines timed one after another, per run
 RUNS = 5  # timed runs at most: the first under the bound ends the test
+# A run in which a ringd worker waited for a CPU longer than this share of it was disturbed by other jobs (this
+# client's own reading costs the workers 10-15 %).
+BUSY_SHARE = 0.2
 P99_LIMIT_US = scaled(1000, 20000)  # the issue's bound; a sanity bound under ASan, whose ringd is several times slower
+# No delivery of a good run takes this long: a line held back for a delayed ACK (Nagle's algorithm, 40 ms) can
+# be rare enough to leave the p99 alone, never the maximum.
+MAX_LIMIT_US = scaled(20000, 200000)
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python's socket module does not name it
 WELCOME = re.compile(r"\* welcome #(\d+) \(worker (\d+) of (\d+)\)")
 
@@ -117,8 +128,32 @@ class Clients:
             c.sock.close()
 
 
+def setUpModule():
+    try:
+        os.nice(-10)
+        print(f"\nthis test and its ringd run at nice {os.nice(0)}")
+    except PermissionError:
+        print("\nnot allowed to raise this test's priority: other jobs on the machine may show in the latency")
+
+
 def percentile(sorted_values, q):
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def worker_run_queue_ns(pid):
+    """How long each of ringd's worker threads has waited on a run queue for a CPU, by thread id
+    (/proc/PID/task/TID/schedstat: time on the CPU, time waiting to get there, slices run)."""
+    waited = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if not f.read().startswith("ringd-w"):
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                waited[tid] = int(f.read().split()[1])
+        except OSError:
+            continue
+    return waited
 
 
 def thread_count(pid):
@@ -213,17 +248,28 @@ class ChatRoom(unittest.TestCase):
                 self.assertEqual(seqs, list(range(BURST_LINES)), f"from client {sender}: lost, doubled or reordered")
 
         fmt = "p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us"
-        best = None
-        for run in range(RUNS):
+        runs = []  # (p99 and max at the socket in us, the share of the run a worker of ringd waited for a CPU)
+
+        def good(run):
+            return run[0] < P99_LIMIT_US and run[1] < MAX_LIMIT_US
+
+        while len(runs) < RUNS and not any(good(run) for run in runs):
+            waited_before, started = worker_run_queue_ns(self.d.pid), time.monotonic_ns()
             arrival, read = self.timed_run(clients)
-            print(f"run {run + 1}: {ROUNDS} lines to {CLIENTS - 1} clients each ({len(arrival)} deliveries)")
+            elapsed = time.monotonic_ns() - started
+            waited = max(after - waited_before.get(tid, 0) for tid, after in worker_run_queue_ns(self.d.pid).items())
+            runs.append((percentile(arrival, .99), arrival[-1], waited / elapsed))
+            print(f"run {len(runs)}: {ROUNDS} lines to {CLIENTS - 1} clients each ({len(arrival)} deliveries); "
+                  f"a ringd worker waited for a CPU {100 * waited / elapsed:.0f} % of the run")
             for what, us in (("at the receiving socket", arrival), ("read by this client    ", read)):
                 print(f"  {what}: " + fmt.format(percentile(us, .5), percentile(us, .99), us[-1]))
-            best = min(best or float("inf"), percentile(arrival, .99))
-            if best < P99_LIMIT_US:
-                break
-        self.assertLess(best, P99_LIMIT_US, "fan-out p99 over the bound in every run")
         self.assertEqual(thread_count(self.d.pid), threads_before, "the chat started threads")
+        if not any(good(run) for run in runs) and all(share > BUSY_SHARE for _, _, share in runs):
+            # Other jobs kept ringd off the CPUs in every run: that measures the machine, not the fan-out. A slow
+            # fan-out with the workers on a CPU (a Nagle delay, a lock) still fails below.
+            self.skipTest(f"the machine was too busy to time the fan-out: {runs}")
+        self.assertTrue(any(good(run) for run in runs),
+                        f"fan-out p99 over {P99_LIMIT_US} us or max over {MAX_LIMIT_US} us in every run: {runs}")
 
     def test_the_room_survives_a_reload(self):
         old = self.join(20)
