@@ -410,3 +410,34 @@ def tcp_sockets(port):
 def scaled(normal, sanitized):
     """A load size or time limit: `sanitized` when ringd is built with ASan/UBSan (much slower), else `normal`."""
     return sanitized if SANITIZED else normal
+
+
+def socket_option_of(pid, level, option, peer_port):
+    """The value of a socket option on a socket of process `pid` (ringd's) whose peer is on loopback port
+    `peer_port`, read from a duplicate of its descriptor (pidfd_getfd(2): Linux 5.6, ptrace rights over the
+    process, which a test starting ringd as root or as the same user has). None if no such socket exists."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd_getfd = 438  # the same number on every architecture
+    pidfd = os.pidfd_open(pid)
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                    continue
+            except OSError:
+                continue  # closed meanwhile
+            fd = libc.syscall(pidfd_getfd, pidfd, int(name), 0)
+            if fd < 0:
+                raise OSError(ctypes.get_errno(), f"pidfd_getfd of ringd's descriptor {name}")
+            with socket.socket(fileno=fd) as s:
+                try:
+                    if s.type != socket.SOCK_STREAM or s.family not in (socket.AF_INET, socket.AF_INET6):
+                        continue
+                    if s.getpeername()[1] == peer_port:
+                        return s.getsockopt(level, option)
+                except OSError:  # a listening socket has no peer
+                    continue
+        return None
+    finally:
+        os.close(pidfd)

@@ -1,6 +1,6 @@
 """Echo correctness of the real ringd with echo-upper: many concurrent clients, a large random stream, stream
-semantics (no framing), transform: none, UTF-8 and every byte value, and every stream listener family
-(IPv4, IPv6, Unix path, Unix abstract)."""
+semantics (no framing), transform: none, UTF-8 and every byte value, every stream listener family (IPv4, IPv6,
+Unix path, Unix abstract), and TCP_NODELAY on accepted sockets."""
 
 import os
 import random
@@ -12,7 +12,7 @@ import time
 import unittest
 
 from ringd_harness import (Ringd, config_yaml, echo_roundtrip, free_port, listener, main, recv_exactly,
-                           recv_until_eof, scaled, tcp, test_plugin, upper)
+                           recv_until_eof, scaled, socket_option_of, tcp, test_plugin, upper)
 
 
 class ConcurrentClients(unittest.TestCase):
@@ -247,6 +247,26 @@ class StreamSemantics(unittest.TestCase):
             median = sorted(times)[len(times) // 2]
             self.assertLess(median, 0.02, f"round trips of 30,000 bytes took {median * 1000:.1f} ms (median)")
             d.assert_exits_cleanly()
+
+
+class SocketOptions(unittest.TestCase):
+    def test_accepted_tcp_sockets_send_without_nagle(self):
+        """TCP_NODELAY (set on the listening sockets, inherited by accepted ones): a reply is never held back
+        waiting for the ACK of an earlier one, which a peer may delay by up to 40 ms."""
+        hosts = ["127.0.0.1"]
+        try:
+            free_port(family=socket.AF_INET6)
+            hosts.append("::1")
+        except OSError:
+            pass  # no IPv6 loopback here
+        for host in hosts:
+            port = free_port(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+            with Ringd(listeners=[listener("echo", tcp(port, host), "echo-upper")]) as d:
+                with socket.create_connection((host, port), timeout=10) as s:
+                    self.assertEqual(echo_roundtrip(s, b"x"), b"X")
+                    nodelay = socket_option_of(d.pid, socket.IPPROTO_TCP, socket.TCP_NODELAY, s.getsockname()[1])
+                    self.assertIsNotNone(nodelay, "ringd's socket for this client not found")
+                    self.assertNotEqual(nodelay, 0, f"Nagle's algorithm is on for ringd's socket ({host})")
 
 
 class ListenerFamilies(unittest.TestCase):

@@ -17,8 +17,8 @@ import threading
 import time
 import unittest
 
-from ringd_harness import (Ringd, config_yaml, free_port, listener, main, recv_exactly, recv_until_eof, scaled, tcp,
-                           test_plugin, wait_until)
+from ringd_harness import (Ringd, config_yaml, free_port, listener, main, recv_exactly, recv_until_eof, scaled,
+                           socket_option_of, tcp, test_plugin, wait_until)
 
 RELAY = test_plugin("relay")
 
@@ -181,6 +181,17 @@ class TestRelay(RelayCase):
         tmp = tempfile.TemporaryDirectory(prefix="ringd-outbound-")
         self.cleanups.append(tmp.cleanup)
         self.relay_roundtrip(self.upstream(family=socket.AF_UNIX, path=os.path.join(tmp.name, "up.sock")))
+
+    def test_outbound_tcp_sockets_send_without_nagle(self):
+        up = self.upstream()
+        c = self.client(f"CONNECT {up.address}")
+        self.assertEqual(read_line(c), "OK")
+        up_port = int(up.address.rsplit(":", 1)[1])
+        nodelay = socket_option_of(self.ringd.pid, socket.IPPROTO_TCP, socket.TCP_NODELAY, up_port)
+        self.assertIsNotNone(nodelay, "ringd's outbound socket not found")
+        self.assertNotEqual(nodelay, 0, "Nagle's algorithm is on for the outbound socket, unlike accepted ones")
+        c.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(c), b"CLOSED 0\n")
 
     def test_connect_from_a_timer(self):
         up = self.upstream()

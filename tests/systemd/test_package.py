@@ -140,6 +140,7 @@ class DebPackage(unittest.TestCase):
             f"/usr/lib/{ma}/pkgconfig/ringd-sdk.pc", "/usr/share/ringd-sdk/plugin-exports.map",
             "/usr/share/doc/ringd/copyright", "/usr/share/doc/ringd/README.systemd.md",
             "/usr/share/doc/ringd/examples/hello/hello.cpp",
+            "/usr/share/doc/ringd/examples/chat/chat.cpp",
         ]
         for path in expected:
             self.assertIn(path, self.files)
@@ -147,10 +148,11 @@ class DebPackage(unittest.TestCase):
                          "/usr/include/ringd/", "/usr/share/ringd-sdk/", "/usr/share/doc/ringd/", "/usr/share/man/")
         stray = [p for p in self.files if not p.endswith("/") and not p.startswith(allowed_roots)]
         self.assertEqual(stray, [], "files outside the expected directories (test-only or /usr/local files?)")
-        # The SDK's plugin test kit and the example's test are for plugin authors: shipped on purpose, unlike
+        # The SDK's plugin test kit and the examples' tests are for plugin authors: shipped on purpose, unlike
         # ringd's own tests.
         for_plugin_authors = ("/usr/include/ringd/testkit.hpp", f"/usr/lib/{ma}/libringd_testkit.a",
-                              "/usr/share/doc/ringd/examples/hello/hello_test.cpp")
+                              "/usr/share/doc/ringd/examples/hello/hello_test.cpp",
+                              "/usr/share/doc/ringd/examples/chat/chat_test.cpp")
         self.assertFalse([p for p in self.files
                           if "test" in os.path.basename(p.rstrip("/")) and p not in for_plugin_authors],
                          "test-only files in the package")

@@ -5,7 +5,8 @@ InstalledSdk: install this build into a DESTDIR, build sdk/examples/hello agains
 but ringd_plugin_entry_v1 (the SDK's linker version script) and really leaves memory on dlclose, that
 `cmake --install` of a plugin writes a new file (a new inode, so a running ringd can pick it up on reload),
 load both into the installed ringd from YAML, and talk to them. The CMake build also links the example's unit
-test against the installed plugin test kit (ringd::testkit) and runs it.
+test against the installed plugin test kit (ringd::testkit) and runs it. sdk/examples/chat is built the
+same way, its Catch2 unit test (against the installed kit) run, and the installed ringd serves it.
 
 PrefixInstall: `cmake --install build --prefix X` keeps every file inside X (configuration in X/etc/ringd),
 only the prefix /usr puts it in /etc/ringd; the pkg-config file is relocatable (${pcfiledir}): moved to
@@ -25,6 +26,7 @@ SOURCE_DIR = os.environ["RINGD_SOURCE_DIR"]
 BINARY_DIR = os.environ["RINGD_BINARY_DIR"]
 CMAKE = os.environ.get("CMAKE_COMMAND", "cmake")
 EXAMPLE = os.path.join(SOURCE_DIR, "sdk", "examples", "hello")
+CHAT_EXAMPLE = os.path.join(SOURCE_DIR, "sdk", "examples", "chat")
 
 
 def cache_value(key):
@@ -126,12 +128,7 @@ def unloads_after_dlclose(so):
 class InstalledSdk(unittest.TestCase):
     def test_1_cmake_find_package(self):
         build = os.path.join(TMP.name, "cmake-build")
-        # Debug (-O0): see pkg_config_env.
-        run([CMAKE, "-S", EXAMPLE, "-B", build, f"-DCMAKE_PREFIX_PATH={STAGED_PREFIX}", "-DCMAKE_BUILD_TYPE=Debug",
-             "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF", "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF",
-             *sanitizer_flags()], env=clean_env())
-        sdk_dir = cache_value_of(build, "ringd-sdk_DIR")
-        self.assertTrue(sdk_dir.startswith(STAGE), f"found the SDK outside the staged install: {sdk_dir}")
+        configure_against_stage(self, EXAMPLE, build)
         run([CMAKE, "--build", build], env=clean_env())
         # hello_test: hello.so in the installed test kit, no daemon involved.
         out = run([os.path.join(build, "hello_test")], env=clean_env()).stdout
@@ -190,6 +187,29 @@ class InstalledSdk(unittest.TestCase):
         self.assertIn("hello takes no configuration", r.stdout + r.stderr)
 
 
+    def test_5_chat_example(self):
+        build = os.path.join(TMP.name, "chat-build")
+        configure_against_stage(self, CHAT_EXAMPLE, build)
+        run([CMAKE, "--build", build], env=clean_env())
+        so = os.path.join(build, "chat.so")
+        self.assertEqual(exported_symbols(so), ["T ringd_plugin_entry_v1"])
+        # chat_test: chat.so in the installed test kit, with Catch2.
+        self.assertTrue(os.path.exists(os.path.join(build, "chat_test")), "chat_test was not built")
+        out = run(["ctest", "--test-dir", build, "--output-on-failure"], env=clean_env()).stdout
+        self.assertIn("100% tests passed", out)
+        # The installed ringd serves it: a line from one client reaches the other, not the sender.
+        port = h.free_port()
+        with h.Ringd(listeners=[h.listener("chat", h.tcp(port), so)]):
+            with h.connect(port) as a, h.connect(port) as b:
+                welcome_a = read_line(a)
+                self.assertTrue(welcome_a.startswith("* welcome #"), welcome_a)
+                self.assertTrue(read_line(b).startswith("* welcome #"))
+                a.sendall(b"hi from a\n")
+                self.assertRegex(read_chat_line(b), r"^#\d+: hi from a$")
+                b.sendall(b"hi from b\n")
+                self.assertRegex(read_chat_line(a), r"^#\d+: hi from b$")  # not a's own line
+
+
 class PrefixInstall(unittest.TestCase):
     def test_another_prefix_keeps_everything_inside_it(self):
         prefix = os.path.join(TMP.name, "x")
@@ -223,6 +243,35 @@ class PrefixInstall(unittest.TestCase):
         self.assertTrue(os.path.isfile(os.path.join(stage, "etc/ringd/ringd.yaml")))
         self.assertTrue(os.path.isdir(os.path.join(stage, "etc/ringd/conf.d")))
         self.assertFalse(os.path.exists(os.path.join(stage, "usr/etc")))
+
+
+def configure_against_stage(testcase, source, build):
+    # Debug (-O0): see pkg_config_env.
+    run([CMAKE, "-S", source, "-B", build, f"-DCMAKE_PREFIX_PATH={STAGED_PREFIX}", "-DCMAKE_BUILD_TYPE=Debug",
+         "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF", "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF",
+         *sanitizer_flags()], env=clean_env())
+    sdk_dir = cache_value_of(build, "ringd-sdk_DIR")
+    testcase.assertTrue(sdk_dir.startswith(STAGE), f"found the SDK outside the staged install: {sdk_dir}")
+
+
+def read_line(sock, timeout=10.0):
+    """One line (without its newline), read byte by byte so nothing after it is consumed."""
+    sock.settimeout(timeout)
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = sock.recv(1)
+        if not byte:
+            raise AssertionError(f"connection closed after {line!r}")
+        line += byte
+    return line[:-1].decode()
+
+
+def read_chat_line(sock):
+    """The next line another client said, past notices ("* #<id> joined")."""
+    while True:
+        line = read_line(sock)
+        if not line.startswith("* "):
+            return line
 
 
 def write_config(so):
