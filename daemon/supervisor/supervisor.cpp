@@ -180,6 +180,7 @@ int Supervisor::run()
 void Supervisor::start(config::Config config)
 {
     engine_ = std::make_unique<engine::Engine>(engine::EngineOptions{config.workers, config.shutdown_timeout});
+    stats_ = std::make_unique<engine::ListenerStatsRegistry>(config.workers);
     factory_ = std::make_unique<ListenerFactory>(config.workers, engine::host_table());
     auto instances = factory_->create_instances(config);
     std::vector<config::Diagnostic> errors;
@@ -201,7 +202,8 @@ void Supervisor::start(config::Config config)
     }
     if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
-        active_.push_back(std::make_shared<engine::Listener>(config.listeners[i], sockets[i], instances[i]));
+        active_.push_back(std::make_shared<engine::Listener>(config.listeners[i], sockets[i], instances[i],
+                                                             stats_->for_listener(config.listeners[i].name)));
         spdlog::info("listening: {}", describe(config.listeners[i], *instances[i]));
     }
     engine_->start();
@@ -266,7 +268,8 @@ void Supervisor::apply(config::Config next)
         if (old && same_service(old->config(), l)) ++unchanged;
         try {
             auto sockets = old ? old->sockets() : factory_->open_sockets(l, inherited_);
-            auto fresh = std::make_shared<engine::Listener>(l, std::move(sockets), instances[i]);
+            auto fresh =
+                std::make_shared<engine::Listener>(l, std::move(sockets), instances[i], stats_->for_listener(l.name));
             fresh->set_handover_from(predecessor_of(*fresh)); // before any worker sees it
             kept_or_new.push_back(fresh);
             if (old) {

@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "engine/engine.hpp"
+#include "engine/listener_stats.hpp"
 #include "service/notifier.hpp"
 #include "service/socket_activation.hpp"
 #include "supervisor/listener_factory.hpp"
@@ -45,6 +46,7 @@ private:
     std::unique_ptr<ListenerFactory> factory_;
     std::vector<std::shared_ptr<engine::Listener>> active_;
     std::string last_status_;
+    std::unique_ptr<engine::ListenerStatsRegistry> stats_; // listener counters by name, across reloads
 };
 
 // `ringd --check-config`: validates the config and every plugin's view of it, prints one line per listener and
