@@ -12,7 +12,6 @@ namespace ringd::config::detail {
 namespace {
 
 constexpr std::array<std::string_view, 5> admin_keys{"listen", "allow", "deny", "mode", "request_timeout"};
-constexpr std::string_view reserved_name = "admin";
 constexpr auto min_request_timeout = std::chrono::milliseconds(10);
 constexpr auto max_request_timeout = std::chrono::minutes(10);
 
@@ -97,13 +96,13 @@ void read_settings(Reporter& reporter, const Fields& fields, AdminConfig& admin,
 
 std::optional<AdminConfig> read_admin(Reporter& reporter, const Field& field, ListenerDraft& draft)
 {
-    reporter.set_listener(std::string(reserved_name));
+    reporter.set_listener(std::string(admin_listener_name));
     const std::optional<Fields> fields = read_mapping(reporter, field.value, field.value_mark(), "admin", admin_keys);
     std::optional<AdminConfig> admin;
     if (fields) {
         admin.emplace();
         admin->where = reporter.at(field.value_mark());
-        draft.config.name = reserved_name;
+        draft.config.name = admin_listener_name;
         draft.config.where = admin->where;
         if (const Field* listen = fields->find("listen"); listen != nullptr) {
             read_listen(reporter, *listen, *admin, draft);
@@ -120,7 +119,7 @@ std::optional<AdminConfig> read_admin(Reporter& reporter, const Field& field, Li
 void check_reserved_names(const std::vector<ListenerDraft>& listeners, std::vector<Diagnostic>& sink)
 {
     for (const ListenerDraft& l : listeners) {
-        if (l.name_where && l.config.name == reserved_name)
+        if (l.name_where && l.config.name == admin_listener_name)
             sink.push_back(Diagnostic{*l.name_where, l.config.name,
                                       "the name 'admin' is reserved for the admin listener (top-level 'admin:'); "
                                       "choose another name"});

@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringd::config {
@@ -67,7 +68,9 @@ struct ListenerConfig {
 };
 
 // The admin listener (top-level `admin:`, docs/metrics.md): ringd's own HTTP endpoint for /metrics, /healthz and
-// /status, served by the engine as a listener named `admin`. Off unless configured.
+// /status, served by the engine as a listener named `admin` (a name no listener may take). Off unless configured.
+inline constexpr std::string_view admin_listener_name = "admin";
+
 struct AdminConfig {
     Endpoint endpoint;       // tcp:// or unix:// (not udp)
     std::vector<Cidr> allow; // tcp: [127.0.0.0/8, ::1/128] unless written
