@@ -1,7 +1,8 @@
 # Front door for humans and CI. `make run` and `make test` work on a fresh Debian 12 machine:
 # they install whatever Debian packages are missing, configure, build, and run.
 DEB_PACKAGES := build-essential cmake pkg-config python3 liburing-dev libyaml-cpp-dev libspdlog-dev catch2 \
-                libsystemd-dev nlohmann-json3-dev libcli11-dev systemd-container clang libclang-rt-14-dev clang-format
+                libsystemd-dev nlohmann-json3-dev libcli11-dev systemd-container clang libclang-rt-14-dev clang-format \
+                prometheus
 JOBS         ?= $(shell nproc)
 BUILD        ?= build
 ASAN_BUILD   ?= build-asan
@@ -69,13 +70,14 @@ run: build
 test: WERROR = ON
 test: release-builds build asan
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE 'systemd|bench|lint'
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE 'systemd|bench|lint|prometheus'
 
 # The normal build's suite only (quick local iteration).
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
 
-# libFuzzer targets (clang) for the remote-cmd frame decoder and argv splitter, each run briefly.
+# libFuzzer targets (clang) for the remote-cmd frame decoder, argv splitter and line assembler, and the admin
+# listener's HTTP request parser, each run briefly.
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DRINGD_FUZZ=ON
 	cmake --build build-fuzz -j $(JOBS) && ctest --test-dir build-fuzz -L fuzz --output-on-failure

@@ -25,8 +25,8 @@ using detail::Field;
 using detail::Fields;
 using detail::Reporter;
 
-constexpr std::array<std::string_view, 7> top_level_keys{"workers", "plugin_dir", "log",      "shutdown_timeout",
-                                                         "limits",  "include",    "listeners"};
+constexpr std::array<std::string_view, 9> top_level_keys{"workers", "plugin_dir", "log",   "shutdown_timeout", "limits",
+                                                         "include", "listeners",  "admin", "drain_grace"};
 constexpr std::array<std::string_view, 1> include_file_keys{"listeners"};
 constexpr std::array<std::string_view, 1> log_keys{"level"};
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
@@ -82,6 +82,7 @@ private:
     void read_workers(Reporter& reporter, const Field& field);
     void read_plugin_dir(Reporter& reporter, const Field* field);
     void read_log(Reporter& reporter, const Field& field);
+    void read_admin(Reporter& reporter, const Field& field);
     std::vector<Include> expand_includes(Reporter& reporter, const Field& field,
                                          const std::filesystem::path& main_path) const;
     void expand_pattern(Reporter& reporter, const Field& item, const std::filesystem::path& main_path,
@@ -96,8 +97,9 @@ private:
     std::vector<detail::ListenerDraft> drafts_;
     std::vector<Diagnostic> diagnostics_;
     std::vector<Diagnostic> warnings_;
-    detail::LimitsWhere limits_where_;    // of the top-level `limits:`
-    std::vector<std::string> file_names_; // as they appear in diagnostics, in reading order
+    detail::LimitsWhere limits_where_;                 // of the top-level `limits:`
+    std::optional<detail::ListenerDraft> admin_draft_; // `admin:` as the checks across listeners see it
+    std::vector<std::string> file_names_;              // as they appear in diagnostics, in reading order
     size_t listener_entries_ = 0;
 };
 
@@ -124,10 +126,23 @@ Config Loader::load(const std::string& text, const std::string& file_name, const
         for (const Include& file : expand_includes(reporter, *include, main_path))
             read_include(reporter, file, context);
     }
+    detail::check_reserved_names(drafts_, diagnostics_);
+    if (const Field* admin = fields->find("admin"); admin != nullptr) read_admin(reporter, *admin);
     detail::check_unique(drafts_, diagnostics_);
     for (const detail::ListenerDraft& draft : drafts_) {
         detail::check_access_lists(draft, warnings_);
         detail::check_plugin_limits(draft, warnings_);
+    }
+    if (admin_draft_) {
+        // After the listeners: an address conflict is reported at the admin listener, naming the listener.
+        std::vector<detail::ListenerDraft> with_admin = drafts_;
+        with_admin.push_back(*admin_draft_);
+        std::vector<Diagnostic> conflicts;
+        detail::check_unique(with_admin, conflicts);
+        for (Diagnostic& d : conflicts) {
+            if (d.listener == admin_draft_->config.name) diagnostics_.push_back(std::move(d));
+        }
+        detail::check_access_lists(*admin_draft_, warnings_);
     }
     if (listener_entries_ == 0)
         reporter.error(listeners != nullptr ? listeners->key_node.Mark() : YAML::Mark(), "no listeners configured");
@@ -158,6 +173,17 @@ void Loader::read_settings(Reporter& reporter, const Fields& fields)
     }
     if (const Field* f = fields.find("limits"); f != nullptr)
         detail::read_limits(reporter, *f, "limits", config_.limits, limits_where_);
+    if (const Field* f = fields.find("drain_grace"); f != nullptr) {
+        if (auto value = detail::read_parsed(reporter, *f, "a duration like 5s", parse_duration))
+            config_.drain_grace = *value;
+    }
+}
+
+void Loader::read_admin(Reporter& reporter, const Field& field)
+{
+    detail::ListenerDraft draft;
+    config_.admin = detail::read_admin(reporter, field, draft);
+    if (config_.admin) admin_draft_ = std::move(draft);
 }
 
 void Loader::read_workers(Reporter& reporter, const Field& field)

@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringd::config {
@@ -66,12 +67,27 @@ struct ListenerConfig {
     [[nodiscard]] const Location& locate_config_key(const std::string& dotted_key) const;
 };
 
+// The admin listener (top-level `admin:`, docs/metrics.md): ringd's own HTTP endpoint for /metrics, /healthz and
+// /status, served by the engine as a listener named `admin` (a name no listener may take). Off unless configured.
+inline constexpr std::string_view admin_listener_name = "admin";
+
+struct AdminConfig {
+    Endpoint endpoint;       // tcp:// or unix:// (not udp)
+    std::vector<Cidr> allow; // tcp: [127.0.0.0/8, ::1/128] unless written
+    std::vector<Cidr> deny;
+    uint32_t unix_mode = 0660;                       // a unix:///path socket file: ringd's user and group
+    std::chrono::milliseconds request_timeout{5000}; // a request head must be complete this long after connect
+    Location where;                                  // the `admin:` value
+};
+
 struct Config {
     unsigned workers = 1;             // `auto` resolves to the number of online CPUs
     std::filesystem::path plugin_dir; // absolute
     std::string log_level = "info";   // trace, debug, info, warn, error
     Limits limits;                    // the top-level defaults
     std::chrono::milliseconds shutdown_timeout{5'000};
+    std::chrono::milliseconds drain_grace{5'000}; // SIGUSR2: how long listeners go on accepting while draining
+    std::optional<AdminConfig> admin;
     std::vector<ListenerConfig> listeners;    // main file first, then includes in sorted path order
     std::vector<std::filesystem::path> files; // every file read (main + includes)
     std::vector<Diagnostic> warnings;         // in file order, then by position (docs/configuration.md#warnings)

@@ -295,4 +295,9 @@ size_t read_listeners(Reporter& reporter, const Field& field, const ListenerCont
     return field.value.size();
 }
 
+std::vector<RangeEntry> read_ranges(Reporter& reporter, const Field& field)
+{
+    return read_cidrs(reporter, field);
+}
+
 } // namespace ringd::config::detail

@@ -56,6 +56,17 @@ void read_limits(Reporter& reporter, const Field& field, std::string_view what, 
 size_t read_listeners(Reporter& reporter, const Field& field, const ListenerContext& context,
                       std::vector<ListenerDraft>& out);
 
+// The entries of an `allow:` or `deny:` list (each reported and skipped when invalid), with the warnings about
+// single entries (host bits set, a range listed twice).
+std::vector<RangeEntry> read_ranges(Reporter& reporter, const Field& field);
+
+// The top-level `admin:` (admin.cpp). `draft` gets what the checks across listeners need: the name `admin`, the
+// endpoint and where it was written, the access lists as written.
+std::optional<AdminConfig> read_admin(Reporter& reporter, const Field& field, ListenerDraft& draft);
+
+// Listener names ringd keeps for itself (`admin`): an error at each listener that takes one.
+void check_reserved_names(const std::vector<ListenerDraft>& listeners, std::vector<Diagnostic>& sink);
+
 // Reports duplicate names and conflicting addresses, each at the later of the two listeners.
 void check_unique(const std::vector<ListenerDraft>& listeners, std::vector<Diagnostic>& sink);
 

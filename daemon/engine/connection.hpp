@@ -137,6 +137,7 @@ struct Connection {
     // cancelled: at most about one receive buffer), delivered in order before anything else on resume.
     std::string held_input;
 
+    Clock::time_point opened_at{}; // accepted (or connect() called): the duration histogram's start
     Clock::time_point last_active{};
     Clock::time_point close_deadline{}; // closing: reset if not closed cleanly by then
     ConnectionList* list = nullptr;     // the idle or closing list this connection is in, if any

@@ -8,7 +8,7 @@
 namespace ringd::engine {
 
 bool DatagramSender::send(Ring& ring, int fd, const void* data, std::size_t len, const sockaddr* to, socklen_t to_len,
-                          std::shared_ptr<ListenerCounters> counters)
+                          std::shared_ptr<ListenerStats> stats)
 {
     if (in_flight_ >= max_in_flight || bytes_ + len > max_bytes || to_len > sizeof(sockaddr_storage)) return false;
     // A slot leaves free_ only once the SQE is prepared: until then anything may throw (the payload copy, a
@@ -34,7 +34,7 @@ bool DatagramSender::send(Ring& ring, int fd, const void* data, std::size_t len,
         throw;
     }
     free_.pop_back();
-    s.counters = std::move(counters);
+    s.stats = std::move(stats);
     s.in_flight = true;
     ++in_flight_;
     bytes_ += len;
@@ -44,8 +44,16 @@ bool DatagramSender::send(Ring& ring, int fd, const void* data, std::size_t len,
 void DatagramSender::on_complete(uint32_t index, int res)
 {
     Slot& s = *slots_[index];
-    if (res < 0 && s.counters) s.counters->datagram_send_failures.fetch_add(1, std::memory_order_relaxed);
-    s.counters.reset(); // the listener may be gone from the config by now
+    if (s.stats) {
+        ListenerCells& cells = s.stats->cells(worker_);
+        if (res >= 0) {
+            cells.datagrams_sent.add();
+            cells.bytes_sent.add(uint64_t(res));
+        } else {
+            cells.datagrams_dropped[std::size_t(DatagramDrop::send_failed)].add();
+        }
+    }
+    s.stats.reset(); // the listener may be gone from the config by now
     s.in_flight = false;
     bytes_ -= s.payload.size();
     --in_flight_;

@@ -37,7 +37,7 @@ void Engine::start()
     // case the caller has not, before the threads inherit the mask.
     sigset_t blocked;
     sigemptyset(&blocked);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE})
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR2, SIGPIPE})
         sigaddset(&blocked, sig);
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
     for (auto& worker : workers_) {
@@ -124,6 +124,15 @@ uint64_t Engine::live_connections() const
     for (const auto& w : workers_)
         total += w->live_connections();
     return total;
+}
+
+std::vector<WorkerReading> Engine::read_workers() const
+{
+    std::vector<WorkerReading> readings;
+    readings.reserve(workers_.size());
+    for (const auto& w : workers_)
+        readings.push_back(w->reading());
+    return readings;
 }
 
 Clock::time_point Engine::oldest_heartbeat() const

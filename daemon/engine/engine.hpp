@@ -48,6 +48,8 @@ public:
 
     [[nodiscard]] unsigned worker_count() const { return unsigned(workers_.size()); }
     [[nodiscard]] uint64_t live_connections() const;
+    // Every worker's health counters (any thread, while the engine exists).
+    [[nodiscard]] std::vector<WorkerReading> read_workers() const;
     // The oldest worker heartbeat: a loop that stops turning makes this fall behind.
     [[nodiscard]] Clock::time_point oldest_heartbeat() const;
     // "worker N: why" for the first worker whose loop stopped on its own (see Worker::failure).

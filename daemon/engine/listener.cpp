@@ -153,9 +153,15 @@ std::shared_ptr<ListenerSockets> ListenerSockets::adopt(const config::Endpoint& 
 }
 
 Listener::Listener(config::ListenerConfig config, std::shared_ptr<ListenerSockets> sockets,
-                   std::shared_ptr<plugin_host::PluginInstance> plugin)
-    : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin))
+                   std::shared_ptr<plugin_host::PluginInstance> plugin, std::shared_ptr<ListenerStats> stats)
+    : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin)), stats_(std::move(stats))
 {
+    stats_->attach(plugin_.get());
+}
+
+Listener::~Listener()
+{
+    stats_->detach(plugin_.get());
 }
 
 bool Listener::admits(const sockaddr* peer) const

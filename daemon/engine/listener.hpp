@@ -1,5 +1,6 @@
 // Listener: one configured `listeners:` entry as the engine runs it. Built on the main thread (sockets bound,
-// plugin instance created), then shared read-only with every worker; only the counters change.
+// plugin instance created), then shared read-only with every worker; only the counters (its ListenerStats, shared
+// by every generation of its name) change.
 //
 // ListenerSockets are the bound sockets of one address. They live apart from the Listener so that a reload
 // which changes a listener's plugin config can hand the very same sockets to its successor: the address
@@ -7,6 +8,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "engine/listener_stats.hpp"
 #include "plugin_host/plugin.hpp"
 #include "util/unique_fd.hpp"
 
@@ -72,26 +74,14 @@ private:
     ino_t unix_file_ino_ = 0;
 };
 
-struct ListenerCounters {
-    std::atomic<uint64_t> accepted{0};
-    std::atomic<uint64_t> refused_max_connections{0};
-    std::atomic<uint64_t> refused_acl{0};
-    std::atomic<uint64_t> datagrams{0};
-    std::atomic<uint64_t> datagrams_refused_acl{0};
-    std::atomic<uint64_t> datagrams_dropped{0};
-    std::atomic<uint64_t> datagram_send_failures{0}; // sends the kernel failed (completion res < 0)
-    std::atomic<uint64_t> recvmsg_errors{0};         // recvmsg completions with an error (not ENOBUFS)
-    // outbound: connections the plugin opened with host->connect.
-    std::atomic<uint64_t> outbound_opened{0};  // outbound: established (on_connect with 0)
-    std::atomic<uint64_t> outbound_failed{0};  // outbound: on_connect with an error (refused, timeout, cancelled)
-    std::atomic<uint64_t> outbound_refused{0}; // outbound: connect() refused at max_outbound_connections
-    std::atomic<uint64_t> outbound_active{0};  // outbound: open now (connecting or established); a gauge
-};
-
 class Listener {
 public:
+    // `stats`: the counters of the listener's name, shared with its other generations (ListenerStatsRegistry).
     Listener(config::ListenerConfig config, std::shared_ptr<ListenerSockets> sockets,
-             std::shared_ptr<plugin_host::PluginInstance> plugin);
+             std::shared_ptr<plugin_host::PluginInstance> plugin, std::shared_ptr<ListenerStats> stats);
+    ~Listener();
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
 
     [[nodiscard]] const config::ListenerConfig& config() const { return config_; }
     [[nodiscard]] const std::string& name() const { return config_.name; }
@@ -123,12 +113,15 @@ public:
     [[nodiscard]] bool try_add_outbound();
     void remove_outbound() { sockets_->open_outbound.fetch_sub(1, std::memory_order_relaxed); }
 
-    ListenerCounters counters;
+    // The counters of this listener's name (docs/metrics.md); a worker counts only in cells(its index).
+    [[nodiscard]] const std::shared_ptr<ListenerStats>& stats() const { return stats_; }
+    [[nodiscard]] ListenerCells& cells(unsigned worker) const { return stats_->cells(worker); }
 
 private:
     config::ListenerConfig config_;
     std::shared_ptr<ListenerSockets> sockets_;
     std::shared_ptr<plugin_host::PluginInstance> plugin_;
+    std::shared_ptr<ListenerStats> stats_;
     std::weak_ptr<Listener> handover_from_;
 };
 

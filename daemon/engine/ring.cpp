@@ -104,7 +104,7 @@ void Ring::make_room(unsigned free_sqes)
     constexpr int max_attempts = 1000;
     constexpr auto pause = std::chrono::milliseconds(1);
     for (int attempt = 1; io_uring_sq_space_left(&ring_) < free_sqes; ++attempt) {
-        const int submitted = io_uring_submit(&ring_);
+        const int submitted = submit();
         if (submitted < 0 && (!is_transient_ring_error(submitted) || attempt == max_attempts)) {
             throw RingError(submitted, std::string("io_uring submission failed: ") + std::strerror(-submitted));
         }
@@ -112,8 +112,18 @@ void Ring::make_room(unsigned free_sqes)
     }
 }
 
+int Ring::submit()
+{
+    const int submitted = io_uring_submit(&ring_);
+    if (submitted > 0) submitted_.add(unsigned(submitted));
+    return submitted;
+}
+
 int Ring::submit_and_wait(std::optional<std::chrono::nanoseconds> timeout)
 {
+    // Only the timed wait's liburing call hides how many SQEs went in (it returns the wait's result): count what
+    // is pending, which SUBMIT_ALL submits whole unless the call fails.
+    const unsigned pending = io_uring_sq_ready(&ring_);
     int result = 0;
     if (!timeout) {
         result = io_uring_submit_and_wait(&ring_, 1);
@@ -125,7 +135,10 @@ int Ring::submit_and_wait(std::optional<std::chrono::nanoseconds> timeout)
         io_uring_cqe* cqe = nullptr;
         result = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
-    if (result >= 0 || result == -ETIME || result == -EINTR) return 0;
+    if (result >= 0 || result == -ETIME || result == -EINTR) {
+        submitted_.add(pending);
+        return 0;
+    }
     return result;
 }
 

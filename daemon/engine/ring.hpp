@@ -1,6 +1,8 @@
 // Ring: one io_uring instance, owned by one worker thread.
 #pragma once
 
+#include "engine/counter_cell.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <liburing.h>
@@ -50,6 +52,7 @@ public:
             ++count;
         }
         io_uring_cq_advance(&ring_, count);
+        completed_.add(count);
         return count;
     }
 
@@ -58,12 +61,22 @@ public:
     [[nodiscard]] int fd() const { return ring_.ring_fd; }
     [[nodiscard]] const std::string& setup_description() const { return setup_description_; }
 
+    // Counted by the thread that owns the ring, read by any: SQEs handed to the kernel, CQEs drained, and the
+    // kernel's own count of completions it could not post (the CQ ring's overflow field).
+    [[nodiscard]] uint64_t submitted() const { return submitted_.read(); }
+    [[nodiscard]] uint64_t completed() const { return completed_.read(); }
+    [[nodiscard]] uint64_t cq_overflows() const { return __atomic_load_n(ring_.cq.koverflow, __ATOMIC_RELAXED); }
+    // io_uring_submit() with the count: for a submission outside submit_and_wait (a worker's last one).
+    int submit();
+
 private:
     // Submits pending SQEs until at least `free_sqes` are free.
     void make_room(unsigned free_sqes);
 
     io_uring ring_{};
     std::string setup_description_;
+    CounterCell submitted_;
+    CounterCell completed_;
 };
 
 // A submission the kernel refused for good (see Ring::sqe).

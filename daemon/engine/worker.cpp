@@ -32,8 +32,8 @@ constexpr uint16_t stream_group = 0;
 
 Worker::Worker(const WorkerOptions& options)
     : options_(options), ring_(4096, 16384, /*start_disabled=*/true),
-      stream_buffers_(ring_.raw(), stream_group, options.stream_buffers, options.stream_buffer_size), children_(*this),
-      wake_fd_(::eventfd(0, EFD_CLOEXEC))
+      stream_buffers_(ring_.raw(), stream_group, options.stream_buffers, options.stream_buffer_size),
+      datagram_sender_(options.index), children_(*this), wake_fd_(::eventfd(0, EFD_CLOEXEC))
 {
     if (!wake_fd_) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
 }
@@ -107,19 +107,29 @@ void Worker::run()
     try {
         start_loop();
         while (!finished()) {
-            const int err = ring_.submit_and_wait(until_next_deadline());
+            const std::optional<std::chrono::nanoseconds> timeout = until_next_deadline();
+            // Busy vs waiting time: one clock reading more per turn (the turn's own start is the other end;
+            // docs/benchmarks.md has its cost). Not taken when counting is compiled out.
+            Clock::time_point wait_from{};
+            if constexpr (counting_enabled) wait_from = Clock::now();
+            const int err = ring_.submit_and_wait(timeout);
             if (err != 0 && !survive_ring_error(err)) break;
+            const Clock::time_point turn_before = now_;
             turn();
+            if constexpr (counting_enabled) {
+                stats_.busy_ns.add(uint64_t(std::max<int64_t>((wait_from - turn_before).count(), 0)));
+                stats_.wait_ns.add(uint64_t(std::max<int64_t>((now_ - wait_from).count(), 0)));
+            }
         }
         // Closes queued in the last turn post no completion, so the loop did not wait for them: hand them to
         // the kernel before the ring goes away.
-        if (!failed_.load(std::memory_order_relaxed)) io_uring_submit(ring_.raw());
+        if (!failed_.load(std::memory_order_relaxed)) (void)ring_.submit();
     } catch (const std::exception& e) {
         fail(e.what());
     }
     close_mailbox(); // tasks posted since the last turn still run once (orphaned); later ones are refused
     // What those tasks sent to other workers woke them through this ring: hand that to the kernel too.
-    if (!failed_.load(std::memory_order_relaxed)) io_uring_submit(ring_.raw());
+    if (!failed_.load(std::memory_order_relaxed)) (void)ring_.submit();
     children_.kill_all();
     children_.stop_launcher();
 }
@@ -127,6 +137,7 @@ void Worker::run()
 void Worker::turn()
 {
     now_ = Clock::now();
+    stats_.loop_turns.add();
     heartbeat_ns_.store(now_.time_since_epoch().count(), std::memory_order_relaxed);
     ring_.drain([this](const io_uring_cqe& cqe) { dispatch(cqe); });
     // Buffers recycled while handling this batch become visible to the kernel in one store.
@@ -168,6 +179,27 @@ void Worker::fail(const std::string& why)
                      why);
     failure_ = why;
     failed_.store(true, std::memory_order_release);
+}
+
+WorkerReading Worker::reading() const
+{
+    WorkerReading r;
+    r.index = options_.index;
+    r.submissions = ring_.submitted();
+    r.completions = ring_.completed();
+    r.cq_overflows = ring_.cq_overflows();
+    r.loop_turns = stats_.loop_turns.read();
+    r.busy_ns = stats_.busy_ns.read();
+    r.wait_ns = stats_.wait_ns.read();
+    r.stream_buffers_exhausted = stats_.stream_buffers_exhausted.read();
+    r.datagram_buffers_exhausted = stats_.datagram_buffers_exhausted.read();
+    r.accept_rearms = stats_.accept_rearms.read();
+    r.recv_rearms = stats_.recv_rearms.read();
+    r.recvmsg_rearms = stats_.recvmsg_rearms.read();
+    r.stale_completions = stats_.stale_completions.read();
+    r.plugin_stalls = plugin_stalls();
+    r.connections = live_connections();
+    return r;
 }
 
 std::optional<std::string> Worker::failure() const
@@ -263,7 +295,7 @@ ListenerSlot* Worker::slot_for(const io_uring_cqe& cqe)
 
 void Worker::report_stale(const io_uring_cqe& cqe, const char* what)
 {
-    ++stale_completions_;
+    stats_.stale_completions.add();
     spdlog::error("worker {}: dropped a completion for a {} slot that is gone or reused (slot {}, op {}, result {})",
                   options_.index, what, user_data_index(cqe.user_data), int(user_data_op(cqe.user_data)), cqe.res);
 }
@@ -327,7 +359,13 @@ void Worker::check_idle_and_deadlines()
         }
         if (slot.rearm_at && *slot.rearm_at <= now_) {
             slot.rearm_at.reset();
-            if (!slot.retiring) slot.listener->is_datagram() ? arm_recvmsg(slot) : arm_accept(slot);
+            if (!slot.retiring && slot.listener->is_datagram()) {
+                arm_recvmsg(slot);
+                stats_.recvmsg_rearms.add();
+            } else if (!slot.retiring) {
+                arm_accept(slot);
+                stats_.accept_rearms.add();
+            }
         }
         if (slot.drain_deadline && *slot.drain_deadline <= now_) {
             slot.drain_deadline.reset();

@@ -15,6 +15,7 @@
 #include "engine/live_connections.hpp"
 #include "engine/mailbox.hpp"
 #include "engine/ring.hpp"
+#include "engine/worker_stats.hpp"
 #include "util/unique_fd.hpp"
 
 #include <atomic>
@@ -78,6 +79,8 @@ public:
     // StallDetector, which notices them).
     [[nodiscard]] uint64_t plugin_stalls() const { return plugin_stalls_.load(std::memory_order_relaxed); }
     void count_plugin_stall() { plugin_stalls_.fetch_add(1, std::memory_order_relaxed); }
+    // Its io_uring, buffer ring and loop counters (docs/metrics.md), read from any thread.
+    [[nodiscard]] WorkerReading reading() const;
     // Why the loop stopped on its own, if it did: its ring failed, or an exception escaped it. The connections
     // it served are gone with it, so the supervisor stops ringd with a failure exit status (systemd restarts
     // it) instead of running on with a dead worker.
@@ -249,7 +252,7 @@ private:
     std::vector<std::pair<uint32_t, uint32_t>> torn_down_this_turn_; // index, reuse tag
     Connection* in_callback_ = nullptr;                              // whose callback runs now, if any
     std::vector<std::pair<uint32_t, uint32_t>> touched_; // other connections a callback acted on: settled this turn
-    uint64_t stale_completions_ = 0;
+    WorkerStats stats_;                                  // written by this worker only
 
     UniqueFd wake_fd_;
     uint64_t wake_value_ = 0;

@@ -55,7 +55,7 @@ void Worker::on_recvmsg(ListenerSlot& slot, const io_uring_cqe& cqe)
         // An error, or a completion without a datagram that ended the multishot (0: the socket was shut down
         // for reading, and every recvmsg on it will return 0 at once). Not re-armed at once if it keeps
         // happening: see RearmBackoff.
-        slot.listener->counters.recvmsg_errors.fetch_add(1, std::memory_order_relaxed);
+        slot.listener->cells(options_.index).recvmsg_errors.add();
         const auto decision = slot.recvmsg_backoff.on_error(now_);
         const char* what = cqe.res < 0 ? std::strerror(-cqe.res) : "ended without a datagram";
         if (decision.log_count == 1) {
@@ -69,7 +69,11 @@ void Worker::on_recvmsg(ListenerSlot& slot, const io_uring_cqe& cqe)
         if (!slot.armed && !slot.retiring && decision.rearm_at) slot.rearm_at = decision.rearm_at;
     }
     // -ENOBUFS ends the multishot when every buffer is in use; they are recycled now, so re-arm.
-    if (!slot.armed && !slot.retiring && !slot.rearm_at) arm_recvmsg(slot);
+    if (cqe.res == -ENOBUFS) stats_.datagram_buffers_exhausted.add();
+    if (!slot.armed && !slot.retiring && !slot.rearm_at) {
+        arm_recvmsg(slot);
+        stats_.recvmsg_rearms.add();
+    }
     free_slot_if_done(slot);
 }
 
@@ -79,14 +83,20 @@ void Worker::deliver_datagram(ListenerSlot& slot, const io_uring_cqe& cqe)
     const uint16_t bid = BufferRing::buffer_id(cqe.flags);
     std::byte* buf = buffers.buffer(bid);
     Listener& listener = *slot.listener;
+    ListenerCells& cells = listener.cells(options_.index);
+    cells.datagrams_received.add();
     auto* out = io_uring_recvmsg_validate(buf, cqe.res, &slot.recvmsg_shape);
-    if (out != nullptr && !(out->flags & MSG_TRUNC) && !slot.retiring && !shutting_down_) {
+    if (out == nullptr || (out->flags & MSG_TRUNC)) {
+        cells.datagrams_dropped[std::size_t(DatagramDrop::truncated)].add();
+    } else if (slot.retiring || shutting_down_) {
+        cells.datagrams_dropped[std::size_t(DatagramDrop::stopping)].add();
+    } else {
         const auto* peer = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
         const auto* payload = static_cast<const uint8_t*>(io_uring_recvmsg_payload(out, &slot.recvmsg_shape));
         const auto len = io_uring_recvmsg_payload_length(out, cqe.res, &slot.recvmsg_shape);
-        listener.counters.datagrams.fetch_add(1, std::memory_order_relaxed);
+        cells.bytes_received.add(len);
         if (listener.has_acl() && !listener.admits(peer)) {
-            listener.counters.datagrams_refused_acl.fetch_add(1, std::memory_order_relaxed);
+            cells.datagrams_dropped[std::size_t(DatagramDrop::acl)].add();
         } else if (const auto& d = listener.plugin()->d(); d.on_datagram != nullptr) {
             DatagramContext ctx{this, &slot, peer, socklen_t(out->namelen)};
             (void)plugin_host::plugin_call_failed(
@@ -95,8 +105,6 @@ void Worker::deliver_datagram(ListenerSlot& slot, const io_uring_cqe& cqe)
                                   peer, socklen_t(out->namelen));
                 });
         }
-    } else if (out == nullptr || (out->flags & MSG_TRUNC)) {
-        listener.counters.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
     }
     buffers.recycle(bid);
 }
@@ -107,10 +115,9 @@ int Worker::send_datagram(DatagramContext& ctx, const void* data, size_t len, co
         to = ctx.peer;
         to_len = ctx.peer_len;
     }
-    const std::shared_ptr<Listener>& listener = ctx.slot->listener;
-    if (!datagram_sender_.send(ring_, ctx.slot->fd, data, len, to, to_len,
-                               std::shared_ptr<ListenerCounters>(listener, &listener->counters))) {
-        ctx.slot->listener->counters.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
+    const Listener& listener = *ctx.slot->listener;
+    if (!datagram_sender_.send(ring_, ctx.slot->fd, data, len, to, to_len, listener.stats())) {
+        listener.cells(options_.index).datagrams_dropped[std::size_t(DatagramDrop::send_queue_full)].add();
         return -ENOBUFS;
     }
     return 0;

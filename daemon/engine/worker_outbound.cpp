@@ -80,7 +80,7 @@ int Worker::connect(const ringd_listener* self, const ringd_connect_request& req
     if (listener.is_datagram()) return -EOPNOTSUPP;
     auto attempt = make_attempt(request);
     if (!listener.try_add_outbound()) {
-        listener.counters.outbound_refused.fetch_add(1, std::memory_order_relaxed);
+        listener.cells(options_.index).outbound_failed[std::size_t(OutboundFailure::limit)].add();
         return -EAGAIN;
     }
     UniqueFd fd(::socket(request.address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -111,7 +111,7 @@ int Worker::connect(const ringd_listener* self, const ringd_connect_request& req
     conn->outbound = true;
     conn->user = request.user;
     conn->connect_attempt = std::move(attempt);
-    listener.counters.outbound_active.fetch_add(1, std::memory_order_relaxed);
+    listener.cells(options_.index).outbound_started.add();
     arm_connect(*conn);
     *out = reinterpret_cast<ringd_conn*>(conn);
     return 0;
@@ -167,7 +167,7 @@ void Worker::connect_established(Connection& conn)
 {
     conn.phase = Phase::open;
     touch(conn); // idle from now on
-    conn.listener->counters.outbound_opened.fetch_add(1, std::memory_order_relaxed);
+    conn.listener->cells(options_.index).outbound_opened.add();
     const auto& d = conn.listener->plugin()->d();
     if (d.on_connect == nullptr) return settle(conn); // flush what was queued, start reading
     void* instance = conn.listener->plugin()->instance();
@@ -176,7 +176,10 @@ void Worker::connect_established(Connection& conn)
 
 void Worker::connect_failed(Connection& conn, int error)
 {
-    conn.listener->counters.outbound_failed.fetch_add(1, std::memory_order_relaxed);
+    const OutboundFailure why = error == -ECONNREFUSED ? OutboundFailure::refused
+                                : error == -ETIMEDOUT  ? OutboundFailure::timeout
+                                                       : OutboundFailure::error;
+    conn.listener->cells(options_.index).outbound_failed[std::size_t(why)].add();
     // Aborting before on_connect runs: whatever the plugin does in it (close, send), on_close says
     // RINGD_CLOSE_ERROR, and it comes right after, when invoke() settles the connection.
     mark_aborting(conn, RINGD_CLOSE_ERROR);
@@ -199,7 +202,8 @@ void Worker::abandon_connect(Connection& conn, ringd_close_reason reason)
 // away: a failure is logged and counted, and there is nothing left to abort.
 void Worker::tell_connect_abandoned(Connection& conn, ringd_close_reason reason)
 {
-    conn.listener->counters.outbound_failed.fetch_add(1, std::memory_order_relaxed);
+    const OutboundFailure why = reason == RINGD_CLOSE_IDLE ? OutboundFailure::timeout : OutboundFailure::cancelled;
+    conn.listener->cells(options_.index).outbound_failed[std::size_t(why)].add();
     const auto& d = conn.listener->plugin()->d();
     if (d.on_connect == nullptr) return;
     void* instance = conn.listener->plugin()->instance();
@@ -212,7 +216,7 @@ void Worker::tell_connect_abandoned(Connection& conn, ringd_close_reason reason)
 void Worker::outbound_closed(Connection& conn)
 {
     conn.listener->remove_outbound();
-    conn.listener->counters.outbound_active.fetch_sub(1, std::memory_order_relaxed);
+    conn.listener->cells(options_.index).outbound_closed.add();
 }
 
 } // namespace ringd::engine

@@ -54,15 +54,19 @@ void Worker::on_accept(ListenerSlot& slot, const io_uring_cqe& cqe)
     } else if (cqe.res != -ECANCELED && cqe.res != -ECONNABORTED) {
         spdlog::warn("[{}] accept: {}", slot.listener->name(), std::strerror(-cqe.res));
     }
-    if (!slot.armed && !slot.retiring && !slot.rearm_at) arm_accept(slot);
+    if (!slot.armed && !slot.retiring && !slot.rearm_at) {
+        arm_accept(slot);
+        stats_.accept_rearms.add();
+    }
     free_slot_if_done(slot);
 }
 
 void Worker::open_connection(ListenerSlot& slot, int fd)
 {
     Listener& listener = *slot.listener;
+    ListenerCells& cells = listener.cells(options_.index);
     if (!listener.try_add_connection()) {
-        listener.counters.refused_max_connections.fetch_add(1, std::memory_order_relaxed);
+        cells.refused[std::size_t(Refusal::max_connections)].add();
         close_fd_async(fd);
         return;
     }
@@ -71,7 +75,7 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
         socklen_t len = sizeof peer;
         if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
             !listener.admits(reinterpret_cast<sockaddr*>(&peer))) {
-            listener.counters.refused_acl.fetch_add(1, std::memory_order_relaxed);
+            cells.refused[std::size_t(Refusal::acl)].add();
             listener.remove_connection();
             close_fd_async(fd);
             return;
@@ -81,12 +85,12 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     if (added == nullptr) {
         spdlog::error("[{}] worker {} has {} connection slots in use: refusing a connection", listener.name(),
                       options_.index, conn_slot_limit);
-        listener.counters.refused_max_connections.fetch_add(1, std::memory_order_relaxed);
+        cells.refused[std::size_t(Refusal::worker_slots)].add();
         listener.remove_connection();
         close_fd_async(fd);
         return;
     }
-    listener.counters.accepted.fetch_add(1, std::memory_order_relaxed);
+    cells.accepted.add();
     Connection& conn = *added;
 
     const auto& d = listener.plugin()->d();
@@ -116,6 +120,7 @@ Connection* Worker::add_connection(ListenerSlot& slot, int fd)
     conn.reuse_tag = next_reuse_tag_++ & reuse_tag_mask;
     conn.fd = fd;
     conn.last_active = now_;
+    conn.opened_at = now_;
     connections_[conn.index] = std::move(conn_ptr);
     publish_state(conn);
     ++slot.connections;
@@ -166,6 +171,7 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
     }
     if (cqe.res > 0) {
         conn.ever_received = true;
+        conn.listener->cells(options_.index).bytes_received.add(uint64_t(cqe.res));
         const uint16_t bid = BufferRing::buffer_id(cqe.flags);
         const auto* data = reinterpret_cast<const uint8_t*>(stream_buffers_.buffer(bid));
         if (conn.phase == Phase::open) {
@@ -191,7 +197,11 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
                      false);
     }
     // -ENOBUFS: every provided buffer was in use; they are recycled by now, so re-arming below resumes.
-    if (conn.recv == RecvOp::idle) update_reading(conn);
+    if (cqe.res == -ENOBUFS) stats_.stream_buffers_exhausted.add();
+    if (conn.recv == RecvOp::idle) {
+        update_reading(conn);
+        if (!(cqe.flags & IORING_CQE_F_MORE) && conn.recv == RecvOp::armed) stats_.recv_rearms.add();
+    }
 }
 
 void Worker::on_peer_fin(Connection& conn)
@@ -290,6 +300,7 @@ void Worker::on_send(Connection& conn, const io_uring_cqe& cqe)
     conn.send_in_flight = false;
     --conn.inflight;
     if (cqe.res >= 0) {
+        conn.listener->cells(options_.index).bytes_sent.add(uint64_t(cqe.res));
         conn.out.consume(std::size_t(cqe.res), segment_pool_);
         if (!conn.torn_down()) touch(conn);
     } else if (!conn.torn_down()) {
@@ -430,6 +441,7 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
         outbound_closed(conn);
     } else {
         conn.listener->remove_connection(); // max_connections admits a successor at once
+        conn.listener->cells(options_.index).count_close(uint8_t(reason), now_ - conn.opened_at);
     }
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
 }

@@ -200,4 +200,30 @@ std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
     return result;
 }
 
+std::shared_ptr<PluginInstance>
+PluginInstance::create_builtin(std::shared_ptr<PluginLibrary> library, const InstanceSpec& spec,
+                               const std::function<void*(const ringd_instance_args&)>& make)
+{
+    auto handle = std::make_unique<ringd_listener>(ringd_listener{spec.listener_name});
+    ringd_instance_args args{};
+    args.struct_size = sizeof args;
+    args.socket_kind = spec.socket_kind;
+    args.listener_name = handle->name.c_str();
+    args.config_yaml = spec.config_yaml.c_str();
+    args.config_len = spec.config_yaml.size();
+    args.worker_count = spec.worker_count;
+    args.host = spec.host;
+    args.listener = handle.get();
+    std::shared_ptr<PluginInstance> result(
+        new PluginInstance(std::move(library), std::move(handle), spec.worker_count));
+    void* instance = nullptr;
+    result->creating_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    const bool threw =
+        plugin_call_failed(result->call_target(), PluginCallback::create, [&] { instance = make(args); });
+    result->creating_thread_.store(std::thread::id(), std::memory_order_relaxed);
+    if (threw) throw PluginConfigError("", "built-in handler " + std::string(result->d().name) + " could not start");
+    result->instance_ = instance;
+    return result;
+}
+
 } // namespace ringd::plugin_host

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ringd/plugin.h>
@@ -119,6 +120,13 @@ public:
     // Throws PluginConfigError (plugin said no) or PluginLoadError (plugin can't serve this socket kind).
     [[nodiscard]] static std::shared_ptr<PluginInstance> create(std::shared_ptr<PluginLibrary> library,
                                                                 const InstanceSpec& spec);
+    // A handler compiled into ringd (the admin listener's, observability/admin_handler.hpp): `make` builds the
+    // instance object from the args, with whatever context the caller bound into it, in place of the
+    // descriptor's create(); the descriptor's destroy() ends it as for any plugin. Throws PluginConfigError when
+    // `make` throws.
+    [[nodiscard]] static std::shared_ptr<PluginInstance>
+    create_builtin(std::shared_ptr<PluginLibrary> library, const InstanceSpec& spec,
+                   const std::function<void*(const ringd_instance_args&)>& make);
     ~PluginInstance();
     PluginInstance(const PluginInstance&) = delete;
     PluginInstance& operator=(const PluginInstance&) = delete;

@@ -5,9 +5,12 @@
 #include "engine/ring.hpp"
 #include "engine/user_data.hpp"
 #include "service/logging.hpp"
+#include "supervisor/admin_listener.hpp"
 #include "util/unique_fd.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
 #include <poll.h>
@@ -70,7 +73,7 @@ sigset_t handled_signals()
 {
     sigset_t set;
     sigemptyset(&set);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP})
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR2})
         sigaddset(&set, sig);
     return set;
 }
@@ -134,7 +137,12 @@ int Supervisor::run()
     bool stopping = false;
     int exit_status = 0;
     while (!stopping) {
-        if (const int err = ring.submit_and_wait(tick); err != 0) {
+        auto wait = tick;
+        if (drain_deadline_ && !drained_) { // wake for the end of drain_grace, not up to a tick later
+            const auto left = *drain_deadline_ - std::chrono::steady_clock::now();
+            wait = std::clamp<std::chrono::nanoseconds>(left, std::chrono::nanoseconds(0), tick);
+        }
+        if (const int err = ring.submit_and_wait(wait); err != 0) {
             if (!engine::is_transient_ring_error(err)) {
                 spdlog::critical("the main thread's io_uring failed ({}): stopping", std::strerror(-err));
                 exit_status = 1;
@@ -149,6 +157,8 @@ int Supervisor::run()
             const int sig = int(info.ssi_signo);
             if (sig == SIGHUP) {
                 reload();
+            } else if (sig == SIGUSR2) {
+                begin_drain();
             } else {
                 spdlog::info("{} received: stopping (shutdown_timeout {}ms)", strsignal(sig),
                              config_.shutdown_timeout.count());
@@ -156,6 +166,8 @@ int Supervisor::run()
             }
         }
         if (rearm && !stopping) arm_signal_poll();
+        if (drain_deadline_ && !drained_ && std::chrono::steady_clock::now() >= *drain_deadline_)
+            stop_accepting_for_drain();
         if (auto why = engine_->failure(); why && !stopping) {
             // Its connections are gone and its share of every SO_REUSEPORT group would queue connections no
             // one accepts: stop with a failure status, so that systemd's Restart=on-failure brings ringd back.
@@ -166,6 +178,8 @@ int Supervisor::run()
         feed_watchdog();
         update_status();
     }
+    state_ = observability::DaemonState::stopping;
+    publish_snapshot(); // /healthz says 503 while the last connections drain
     notifier_.stopping();
     // The drain may take shutdown_timeout, which the YAML may set beyond systemd's TimeoutStopSec= (60 s in
     // the shipped unit): ask for that long plus a margin for the teardown after it, so the drain is not
@@ -184,14 +198,16 @@ int Supervisor::run()
 void Supervisor::start(config::Config config)
 {
     engine_ = std::make_unique<engine::Engine>(engine::EngineOptions{config.workers, config.shutdown_timeout});
+    stats_ = std::make_unique<engine::ListenerStatsRegistry>(config.workers);
+    admin_context_->read_workers = [engine = engine_.get()] { return engine->read_workers(); };
     factory_ = std::make_unique<ListenerFactory>(config.workers, engine::host_table());
-    auto instances = factory_->create_instances(config);
+    ServingSet serving = serving_set(config, true);
     std::vector<config::Diagnostic> errors;
     std::vector<std::shared_ptr<engine::ListenerSockets>> sockets;
     // A restart right after a crash or kill -9 can find its own predecessor's sockets still open for some ms.
     // Only at start: on reload an address in use is someone else's, and the error should come at once.
     const auto retry_in_use_until = std::chrono::steady_clock::now() + start_in_use_grace;
-    for (const auto& l : config.listeners) {
+    for (const auto& l : serving.configs) {
         try {
             sockets.push_back(factory_->open_sockets(l, inherited_, retry_in_use_until));
         } catch (const config::ConfigErrors& e) {
@@ -204,17 +220,42 @@ void Supervisor::start(config::Config config)
                           "systemd passed a socket named '" + name + "' but no listener has that name"});
     }
     if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
-    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
-        active_.push_back(std::make_shared<engine::Listener>(config.listeners[i], sockets[i], instances[i]));
-        spdlog::info("listening: {}", describe(config.listeners[i], *instances[i]));
+    for (std::size_t i = 0; i < serving.configs.size(); ++i) {
+        active_.push_back(make_listener(serving.configs[i], sockets[i], serving.instances[i]));
+        spdlog::info("listening: {}", describe(serving.configs[i], *serving.instances[i]));
     }
     engine_->start();
     for (const auto& l : active_)
         engine_->add_listener(l);
     config_ = std::move(config);
+    last_config_success_ = std::chrono::system_clock::now();
+    publish_snapshot();
     // Every socket is bound and listening: connections queue in the kernel until the workers accept them.
     notifier_.ready(fmt::format("{} listeners", active_.size()));
     spdlog::info("ready: {} listeners, {} workers", active_.size(), engine_->worker_count());
+}
+
+Supervisor::ServingSet Supervisor::serving_set(const config::Config& config, bool listeners_too)
+{
+    ServingSet set;
+    if (listeners_too) {
+        set.configs = config.listeners;
+        set.instances = factory_->create_instances(config);
+    }
+    if (config.admin) {
+        set.configs.push_back(admin_listener_config(*config.admin));
+        set.instances.push_back(
+            create_admin_instance(*config.admin, config.workers, engine::host_table(), admin_context_));
+    }
+    return set;
+}
+
+std::shared_ptr<engine::Listener> Supervisor::make_listener(const config::ListenerConfig& config,
+                                                            std::shared_ptr<engine::ListenerSockets> sockets,
+                                                            std::shared_ptr<plugin_host::PluginInstance> plugin)
+{
+    return std::make_shared<engine::Listener>(config, std::move(sockets), std::move(plugin),
+                                              stats_->for_listener(config.name));
 }
 
 void Supervisor::reload()
@@ -225,12 +266,19 @@ void Supervisor::reload()
         config::Config next = config::load_config(options_.config_file, load_options());
         log_config_warnings(next);
         apply(std::move(next));
+        record_reload(true, {});
     } catch (const config::ConfigErrors& e) {
         log_config_errors(e);
         spdlog::error("reload failed: {} error(s); still serving the previous configuration", e.diagnostics().size());
+        std::vector<std::string> errors;
+        for (const auto& d : e.diagnostics())
+            errors.push_back(d.str());
+        record_reload(false, std::move(errors));
     } catch (const std::exception& e) {
         spdlog::error("reload failed: {}; still serving the previous configuration", e.what());
+        record_reload(false, {e.what()});
     }
+    publish_snapshot();
     notifier_.ready(fmt::format("{} listeners", active_.size()));
 }
 
@@ -252,16 +300,23 @@ void Supervisor::apply(config::Config next)
         spdlog::warn("workers changed from {} to {}: takes effect only after a restart", config_.workers, next.workers);
         next.workers = config_.workers;
     }
-    auto instances = factory_->create_instances(next);
+    // Drained (SIGUSR2, then drain_grace): the listeners stay stopped, whatever the file says now; `admin:` and
+    // the daemon's own settings still apply.
+    if (drained_) next.listeners = config_.listeners;
+    const ServingSet serving = serving_set(next, !drained_);
+    std::vector<std::shared_ptr<engine::Listener>> frozen;     // drained listeners: left as they are
+    std::vector<std::shared_ptr<engine::Listener>> candidates; // what `serving` replaces or retires
+    for (const auto& a : active_)
+        (drained_ && a->name() != config::admin_listener_name ? frozen : candidates).push_back(a);
     std::vector<std::shared_ptr<engine::Listener>> kept_or_new;
     std::vector<std::shared_ptr<engine::Listener>> to_add;
     std::vector<std::pair<std::shared_ptr<engine::Listener>, std::shared_ptr<engine::Listener>>> to_replace;
     std::size_t unchanged = 0;
     std::vector<config::Diagnostic> errors;
-    for (std::size_t i = 0; i < next.listeners.size(); ++i) {
-        const auto& l = next.listeners[i];
+    for (std::size_t i = 0; i < serving.configs.size(); ++i) {
+        const auto& l = serving.configs[i];
         std::shared_ptr<engine::Listener> old;
-        for (const auto& a : active_) {
+        for (const auto& a : candidates) {
             if (a->config().endpoint.same_address(l.endpoint)) old = a;
         }
         // Even an unchanged listener gets the instance just created, on the same sockets: what a plugin reads at
@@ -270,7 +325,7 @@ void Supervisor::apply(config::Config next)
         if (old && same_service(old->config(), l)) ++unchanged;
         try {
             auto sockets = old ? old->sockets() : factory_->open_sockets(l, inherited_);
-            auto fresh = std::make_shared<engine::Listener>(l, std::move(sockets), instances[i]);
+            auto fresh = make_listener(l, std::move(sockets), serving.instances[i]);
             fresh->set_handover_from(predecessor_of(*fresh)); // before any worker sees it
             kept_or_new.push_back(fresh);
             if (old) {
@@ -317,7 +372,7 @@ void Supervisor::apply(config::Config next)
         }
     }
     if (next.shutdown_timeout != config_.shutdown_timeout) engine_->set_shutdown_timeout(next.shutdown_timeout);
-    for (const auto& a : active_) {
+    for (const auto& a : candidates) {
         bool still_there = false;
         for (const auto& k : kept_or_new)
             still_there = still_there || k->sockets() == a->sockets();
@@ -328,11 +383,70 @@ void Supervisor::apply(config::Config next)
                          a->config().endpoint.text, next.shutdown_timeout.count());
         }
     }
-    active_ = std::move(kept_or_new);
+    active_ = std::move(frozen);
+    active_.insert(active_.end(), kept_or_new.begin(), kept_or_new.end());
     if (!engine_->sync(std::chrono::seconds(5))) spdlog::warn("reload: a worker did not confirm within 5 s");
     service::set_level(options_.log_level.value_or(next.log_level));
     config_ = std::move(next);
     spdlog::info("reload complete: {} listeners ({} unchanged)", active_.size(), unchanged);
+}
+
+void Supervisor::record_reload(bool ok, std::vector<std::string> errors)
+{
+    const auto now = std::chrono::system_clock::now();
+    last_reload_ = observability::ReloadOutcome{now, ok, std::move(errors)};
+    if (ok) {
+        ++reloads_ok_;
+        last_config_success_ = now;
+    } else {
+        ++reloads_failed_;
+    }
+}
+
+// SIGUSR2: /healthz answers 503 from now on, so a load balancer stops sending; the listeners go on accepting for
+// drain_grace (what the balancer needs to notice), then stop; open connections go on until ringd is stopped.
+void Supervisor::begin_drain()
+{
+    if (state_ != observability::DaemonState::serving) {
+        spdlog::info("SIGUSR2 received: already draining");
+        return;
+    }
+    state_ = observability::DaemonState::draining;
+    drain_deadline_ = std::chrono::steady_clock::now() + config_.drain_grace;
+    spdlog::info("SIGUSR2 received: draining; /healthz answers 503, listeners stop accepting in {}ms",
+                 config_.drain_grace.count());
+    publish_snapshot();
+}
+
+void Supervisor::stop_accepting_for_drain()
+{
+    std::size_t stopped = 0;
+    for (const auto& a : active_) {
+        if (a->name() == config::admin_listener_name) continue; // still answers, so the drain can be watched
+        a->sockets()->stop_listening();
+        engine_->retire_listener(a, std::nullopt);
+        ++stopped;
+    }
+    drained_ = true;
+    spdlog::info("drain: {} stopped accepting; open connections go on until ringd is stopped",
+                 count_of(stopped, "listener"));
+}
+
+void Supervisor::publish_snapshot()
+{
+    auto snapshot = std::make_shared<observability::DaemonSnapshot>();
+    snapshot->state = state_;
+    snapshot->workers = engine_ ? engine_->worker_count() : config_.workers;
+    snapshot->config_file = std::filesystem::absolute(options_.config_file).lexically_normal().string();
+    for (const auto& file : config_.files)
+        snapshot->config_files.push_back(std::filesystem::absolute(file).lexically_normal().string());
+    snapshot->last_reload = last_reload_;
+    snapshot->reloads_ok = reloads_ok_;
+    snapshot->reloads_failed = reloads_failed_;
+    snapshot->last_config_success = last_config_success_;
+    for (const auto& a : active_)
+        snapshot->listeners.push_back(view_of(*a));
+    admin_context_->board.publish(std::move(snapshot));
 }
 
 void Supervisor::feed_watchdog()
@@ -349,6 +463,7 @@ void Supervisor::feed_watchdog()
 void Supervisor::update_status()
 {
     std::string status = fmt::format("{} listeners, {} connections", active_.size(), engine_->live_connections());
+    if (state_ == observability::DaemonState::draining) status += drained_ ? ", drained" : ", draining";
     if (status == last_status_) return;
     notifier_.status(status);
     last_status_ = std::move(status);
@@ -370,6 +485,7 @@ int check_config(const Options& options, bool strict)
         for (std::size_t i = 0; i < config.listeners.size(); ++i) {
             std::cout << describe(config.listeners[i], *instances[i]) << '\n';
         }
+        if (config.admin) std::cout << "admin: " << config.admin->endpoint.text << " -> built-in admin handler\n";
     } catch (const config::ConfigErrors& e) {
         for (const auto& d : e.diagnostics())
             std::cerr << d.str() << '\n';

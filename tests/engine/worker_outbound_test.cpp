@@ -40,7 +40,7 @@ public:
             n += c ? 1 : 0;
         return n;
     }
-    static uint64_t stale_completions(const Worker& w) { return w.stale_completions_; }
+    static uint64_t stale_completions(const Worker& w) { return w.reading().stale_completions; }
 };
 
 } // namespace ringd::engine
@@ -50,6 +50,17 @@ using namespace ringd::engine;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The listener's outbound connections that never came to be, for one reason or all of them.
+uint64_t outbound_failures(const Listener& listener, std::optional<OutboundFailure> why = std::nullopt)
+{
+    const ListenerTotals t = listener.stats()->totals();
+    if (why) return t.outbound_failed[std::size_t(*why)];
+    uint64_t sum = 0;
+    for (uint64_t n : t.outbound_failed)
+        sum += n;
+    return sum;
+}
 
 struct Record {
     std::vector<std::string> events; // "connect <error>", "data <text>", "close <reason>"
@@ -164,7 +175,8 @@ struct Rig {
         auto library = plugin_host::PluginLibrary::builtin("dialer", &descriptor);
         auto instance = plugin_host::PluginInstance::create(
             library, plugin_host::InstanceSpec{"dialer", "{}", RINGD_KIND_STREAM, 1, host_table()});
-        listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 1), instance);
+        listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 1), instance,
+                                              std::make_shared<ListenerStats>("dialer", 1));
         WorkerTestAccess::start(worker);
         worker.add_listener(listener);
     }
@@ -244,12 +256,12 @@ TEST_CASE("output queued while connecting goes out once connected, and only then
     REQUIRE(::send(peer, "back", 4, MSG_NOSIGNAL) == 4);
     rig.turn_until([&] { return rig.rec.events.size() == 2; });
     CHECK(rig.rec.events.back() == "data back");
-    CHECK(rig.listener->counters.outbound_opened == 1);
-    CHECK(rig.listener->counters.outbound_active == 1);
+    CHECK(rig.listener->stats()->totals().outbound_opened == 1);
+    CHECK(rig.listener->stats()->totals().outbound_active() == 1);
     ::close(peer);
     rig.turn_until([&] { return rig.rec.events.back() == reason(RINGD_CLOSE_PEER); });
     rig.turn_until_released();
-    CHECK(rig.listener->counters.outbound_active == 0);
+    CHECK(rig.listener->stats()->totals().outbound_active() == 0);
     CHECK(rig.listener->sockets()->open_outbound == 0);
     CHECK(rig.listener->sockets()->open_connections == 0); // outbound ones never counted there
 }
@@ -278,8 +290,9 @@ TEST_CASE("a close or abort while the connect is in flight cancels it: on_connec
     CHECK(rig.rec.events == events({"connect -125", "close 1"})); // -ECANCELED, RINGD_CLOSE_LOCAL
     rig.turn_until_released();                                    // the cancelled connect's completion came in
     CHECK(WorkerTestAccess::stale_completions(rig.worker) == 0);
-    CHECK(rig.listener->counters.outbound_failed == 1);
-    CHECK(rig.listener->counters.outbound_active == 0);
+    CHECK(outbound_failures(*rig.listener) == 1);
+    CHECK(outbound_failures(*rig.listener, OutboundFailure::cancelled) == 1);
+    CHECK(rig.listener->stats()->totals().outbound_active() == 0);
     CHECK(rig.listener->sockets()->open_outbound == 0);
 }
 
@@ -308,6 +321,7 @@ TEST_CASE("a failed connect reports its error, then on_close(RINGD_CLOSE_ERROR) 
         REQUIRE(rig.connect(&nobody.address, nobody.address_len, &conn) == 0);
         rig.turn_until([&] { return !rig.rec.events.empty(); });
         CHECK(rig.rec.events == events({"connect -111", "close 3"})); // ECONNREFUSED
+        CHECK(outbound_failures(*rig.listener, OutboundFailure::refused) == 1);
     }
     SECTION("refused, and the plugin closes in on_connect: still an error")
     {
@@ -326,9 +340,10 @@ TEST_CASE("a failed connect reports its error, then on_close(RINGD_CLOSE_ERROR) 
         rig.turn_until([&] { return !rig.rec.events.empty(); });
         CHECK(Clock::now() - started >= 50ms);
         CHECK(rig.rec.events == events({"connect -110", "close 3"})); // ETIMEDOUT
+        CHECK(outbound_failures(*rig.listener, OutboundFailure::timeout) == 1);
     }
     rig.turn_until_released();
-    CHECK(rig.listener->counters.outbound_failed == 1);
+    CHECK(outbound_failures(*rig.listener) == 1);
     CHECK(rig.listener->sockets()->open_outbound == 0);
 }
 
@@ -377,7 +392,7 @@ TEST_CASE("connect refuses bad requests, calls off the worker, and connects beyo
     REQUIRE(rig.connect(&blackhole.address, sizeof blackhole.address, &conn) == 0);
     ringd_conn* second = nullptr;
     CHECK(rig.connect(&blackhole.address, sizeof blackhole.address, &second) == -EAGAIN);
-    CHECK(rig.listener->counters.outbound_refused == 1);
+    CHECK(rig.listener->stats()->totals().outbound_failed[std::size_t(OutboundFailure::limit)] == 1);
     CHECK(rig.rec.host->close(conn, RINGD_CLOSE_ABORT) == 0);
     rig.turn(5ms);
     // The closed one no longer counts.

@@ -52,7 +52,7 @@ public:
         cqe.flags = flags;
         w.dispatch(cqe);
     }
-    static uint64_t stale_completions(const Worker& w) { return w.stale_completions_; }
+    static uint64_t stale_completions(const Worker& w) { return w.reading().stale_completions; }
     static const ListenerSlot& slot(const Worker& w, uint32_t index) { return *w.slots_.at(index); }
     // Single steps of a turn, for orderings a whole turn would not produce.
     static void settle_touched(Worker& w) { w.settle_touched(); }
@@ -213,7 +213,8 @@ struct Rig {
         lc.limits.max_output_buffer = max_output_buffer;
         auto instance = plugin_host::PluginInstance::create(
             library, plugin_host::InstanceSpec{"rec", "{}", RINGD_KIND_STREAM, 1, host_table()});
-        listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 1), instance);
+        listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 1), instance,
+                                              std::make_shared<ListenerStats>("rec", 1));
         WorkerTestAccess::start(worker);
         worker.add_listener(listener);
         connect_client();
@@ -249,7 +250,7 @@ struct Rig {
     {
         auto instance = plugin_host::PluginInstance::create(
             library, plugin_host::InstanceSpec{"rec", "{}", RINGD_KIND_STREAM, 1, host_table()});
-        return std::make_shared<Listener>(listener->config(), listener->sockets(), instance);
+        return std::make_shared<Listener>(listener->config(), listener->sockets(), instance, listener->stats());
     }
     template <class P> void turn_until(P done, int max_turns = 100)
     {
@@ -367,6 +368,32 @@ TEST_CASE("a FIN that arrives while the echo is still being sent loses nothing")
     REQUIRE(::shutdown(rig.client, SHUT_WR) == 0);
     CHECK(rig.read_to_eof() == sent + "<fin>");
     CHECK(rig.rec.events == std::vector<std::string>{"open", "data 3000", "peer_shutdown", "close 0"});
+}
+
+TEST_CASE("a connection's traffic and close are counted in its worker's cells of the listener's stats")
+{
+    Rig rig;
+    const std::string sent = pattern(3000);
+    rig.write_all(sent);
+    REQUIRE(::shutdown(rig.client, SHUT_WR) == 0);
+    REQUIRE(rig.read_to_eof() == sent + "<fin>");
+    rig.turn_until([&] { return rig.listener->stats()->totals().closed_total() == 1; });
+    const ListenerTotals t = rig.listener->stats()->totals();
+    CHECK(t.accepted == 1);
+    CHECK(t.active() == 0);
+    CHECK(t.closed[RINGD_CLOSE_PEER] == 1);
+    CHECK(t.bytes_received == 3000);
+    CHECK(t.bytes_sent == 3000 + 5); // the echo and the recorder's "<fin>"
+    CHECK(t.refused_total() == 0);
+    uint64_t observed = 0;
+    for (uint64_t n : t.duration_buckets)
+        observed += n;
+    CHECK(observed == 1);
+    CHECK(t.duration_sum_ns > 0);
+    const WorkerReading w = rig.worker.reading();
+    CHECK(w.loop_turns > 0);
+    CHECK(w.submissions > 0);
+    CHECK(w.completions > 0);
 }
 
 TEST_CASE("a plugin's abort is a local close; a callback that throws is an error")
@@ -714,7 +741,8 @@ struct TwoWorkers {
         config::ListenerConfig lc;
         lc.name = "rec";
         lc.endpoint = config::parse_endpoint("unix:@ringd-worker-test-two-" + std::to_string(::getpid()));
-        listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 2), instance);
+        listener = std::make_shared<Listener>(lc, ListenerSockets::bind(lc.endpoint, 2), instance,
+                                              std::make_shared<ListenerStats>("rec", 2));
         WorkerTestAccess::start(first);
     }
     ~TwoWorkers() { record = nullptr; }
