@@ -106,6 +106,7 @@ int Worker::connect(const ringd_listener* self, const ringd_connect_request& req
     conn->outbound = true;
     conn->user = request.user;
     conn->connect_attempt = std::move(attempt);
+    start_outbound_record(*conn, request.address, request.address_len);
     listener.counters.outbound_active.fetch_add(1, std::memory_order_relaxed);
     arm_connect(*conn);
     *out = reinterpret_cast<ringd_conn*>(conn);
@@ -161,6 +162,7 @@ void Worker::on_connect_done(Connection& conn, const io_uring_cqe& cqe)
 void Worker::connect_established(Connection& conn)
 {
     conn.phase = Phase::open;
+    note_outbound_established(conn);
     touch(conn); // idle from now on
     conn.listener->counters.outbound_opened.fetch_add(1, std::memory_order_relaxed);
     const auto& d = conn.listener->plugin()->d();
