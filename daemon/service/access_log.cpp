@@ -24,14 +24,14 @@ constexpr auto batch_nap = 1ms;
 
 class JournalAccessSink final : public AccessLogSink {
 public:
-    void write(const AccessRecord& record) override
+    bool write(const AccessRecord& record) override
     {
         const std::vector<std::string> fields = journal_fields(record);
         std::vector<iovec> iov;
         iov.reserve(fields.size());
         for (const std::string& field : fields)
             iov.push_back({const_cast<char*>(field.data()), field.size()});
-        sd_journal_sendv(iov.data(), int(iov.size()));
+        return sd_journal_sendv(iov.data(), int(iov.size())) >= 0;
     }
 };
 
@@ -45,7 +45,11 @@ public:
         logger_->set_level(spdlog::level::info);
         logger_->flush_on(spdlog::level::info);
     }
-    void write(const AccessRecord& record) override { logger_->info("{}", format_logfmt(record)); }
+    bool write(const AccessRecord& record) override
+    {
+        logger_->info("{}", format_logfmt(record));
+        return true;
+    }
 
 private:
     std::shared_ptr<spdlog::logger> logger_;
@@ -196,12 +200,16 @@ std::size_t AccessLog::drain(std::optional<std::chrono::steady_clock::time_point
                 std::optional<AccessRecord> record = queue->pop();
                 if (!record) break;
                 more = true;
+                bool written = false;
                 try {
-                    sink_->write(*record);
-                    ++wrote;
+                    written = sink_->write(*record);
                 } catch (const std::exception& e) {
-                    abandoned_.fetch_add(1, std::memory_order_relaxed); // counted as dropped, reported as such
                     spdlog::warn("access log: a record could not be written: {}", e.what());
+                }
+                if (written) {
+                    ++wrote;
+                } else {
+                    abandoned_.fetch_add(1, std::memory_order_relaxed); // reported with the drops
                 }
             }
         }
@@ -217,8 +225,8 @@ void AccessLog::report_drops(bool final)
     if (total == drops_reported_) return;
     const auto now = std::chrono::steady_clock::now();
     if (!final && now - last_drop_report_ < drop_report_interval) return;
-    spdlog::warn("access log: {} records dropped since the last report ({} in all): its queue was full, the "
-                 "writer could not keep up",
+    spdlog::warn("access log: {} records dropped since the last report ({} in all): its queue was full (the "
+                 "writer could not keep up), or the journal refused them",
                  total - drops_reported_, total);
     drops_reported_ = total;
     last_drop_report_ = now;

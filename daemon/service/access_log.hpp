@@ -62,7 +62,8 @@ private:
 class AccessLogSink {
 public:
     virtual ~AccessLogSink() = default;
-    virtual void write(const AccessRecord& record) = 0;
+    // False if the record could not be written (the journal refused it): it is counted as dropped.
+    virtual bool write(const AccessRecord& record) = 0;
 };
 
 // The sink ringd uses: the journal when stderr is the journal (stderr_is_journal()), one entry per record with
@@ -92,7 +93,8 @@ public:
     void stop();
 
     // Any thread.
-    [[nodiscard]] uint64_t dropped() const; // records dropped: queue full, or not written by stop()'s limit
+    // Records dropped: queue full, refused by the sink, or still queued when stop()'s limit ran out.
+    [[nodiscard]] uint64_t dropped() const;
     [[nodiscard]] uint64_t written() const { return written_.load(std::memory_order_relaxed); }
 
 private:

@@ -83,14 +83,17 @@ std::unique_ptr<AccessLogEntry> entry_for(uint64_t n)
 // Collects records; optionally holds the writer inside write() until released, to fill the queues.
 class CapturingSink final : public AccessLogSink {
 public:
-    void write(const AccessRecord& record) override
+    bool write(const AccessRecord& record) override
     {
         std::unique_lock lock(mutex_);
         entered_ = true;
         changed_.notify_all();
         changed_.wait(lock, [&] { return !held_; });
+        if (record.bytes_in == refuse_) return false; // as the journal may
         records_.push_back(record.bytes_in);
+        return true;
     }
+    void refuse(uint64_t which) { refuse_ = which; }
     void hold()
     {
         std::lock_guard lock(mutex_);
@@ -119,6 +122,7 @@ private:
     std::condition_variable changed_;
     bool held_ = false;
     bool entered_ = false;
+    uint64_t refuse_ = 0;
     std::vector<uint64_t> records_;
 };
 
@@ -304,6 +308,18 @@ TEST_CASE("the writer writes what is submitted; when it cannot keep up, records 
         CHECK(written.size() == 100);
         CHECK(log.written() == 100);
         CHECK(log.dropped() == 0);
+    }
+    SECTION("a record the sink refuses counts as dropped")
+    {
+        sink->refuse(7);
+        AccessLog log(1, 1000, sink);
+        log.start();
+        for (uint64_t i = 1; i <= 10; ++i)
+            CHECK(log.submit(0, entry_for(i)));
+        log.stop();
+        CHECK(sink->records() == std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 8, 9, 10});
+        CHECK(log.written() == 9);
+        CHECK(log.dropped() == 1);
     }
     SECTION("a stuck writer: each producer's share fills, the rest is dropped, and nothing blocks")
     {
