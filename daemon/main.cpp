@@ -4,6 +4,7 @@
 #include "supervisor/supervisor.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <exception>
 #include <fmt/format.h>
 #include <iostream>
@@ -46,6 +47,11 @@ int main(int argc, char** argv)
     options.config_file = config_file;
     if (!plugin_dir.empty()) options.plugin_dir = plugin_dir;
     if (!log_level.empty()) options.log_level = log_level;
+    // A test knob, not a setting: how many access log records may wait for the writer (docs/access-log.md).
+    if (const char* capacity = std::getenv("RINGD_TEST_ACCESS_LOG_CAPACITY"); capacity != nullptr) {
+        const unsigned long value = std::strtoul(capacity, nullptr, 10);
+        if (value > 0) options.access_log_capacity = value;
+    }
 
     // Ambient capabilities (CAP_NET_BIND_SERVICE from the unit) would pass on to every command remote-cmd runs;
     // ringd itself keeps them in its permitted/effective sets, which is all bind() needs.

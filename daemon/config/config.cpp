@@ -25,8 +25,8 @@ using detail::Field;
 using detail::Fields;
 using detail::Reporter;
 
-constexpr std::array<std::string_view, 9> top_level_keys{"workers", "plugin_dir", "log",   "shutdown_timeout", "limits",
-                                                         "include", "listeners",  "admin", "drain_grace"};
+constexpr std::array<std::string_view, 10> top_level_keys{"workers", "plugin_dir", "log",   "shutdown_timeout", "limits",
+                                                          "include", "listeners",  "admin", "drain_grace", "access_log"};
 constexpr std::array<std::string_view, 1> include_file_keys{"listeners"};
 constexpr std::array<std::string_view, 1> log_keys{"level"};
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
@@ -119,6 +119,7 @@ Config Loader::load(const std::string& text, const std::string& file_name, const
     const detail::ListenerContext context{.defaults = config_.limits,
                                           .defaults_where = limits_where_,
                                           .plugin_dir = config_.plugin_dir,
+                                          .access_log = config_.access_log,
                                           .check_plugin_files = options_.check_plugin_files};
     const Field* listeners = fields->find("listeners");
     if (listeners != nullptr) listener_entries_ += detail::read_listeners(reporter, *listeners, context, drafts_);
@@ -176,6 +177,9 @@ void Loader::read_settings(Reporter& reporter, const Fields& fields)
     if (const Field* f = fields.find("drain_grace"); f != nullptr) {
         if (auto value = detail::read_parsed(reporter, *f, "a duration like 5s", parse_duration))
             config_.drain_grace = *value;
+    }
+    if (const Field* f = fields.find("access_log"); f != nullptr) {
+        if (auto on = detail::read_on_off(reporter, *f)) config_.access_log = *on;
     }
 }
 

@@ -57,6 +57,7 @@ struct ListenerConfig {
     std::vector<Cidr> deny;
     Limits limits;                  // defaults merged with the listener's own `limits:`
     uint32_t unix_mode = 0666;      // permission bits of a unix:///path socket file (`mode:`)
+    bool access_log = false;        // a record per closed or refused connection (docs/access-log.md)
     std::string plugin_config_yaml; // the `config:` mapping re-emitted as YAML; "{}" when absent
     Location where;                 // the listener's entry
     Location plugin_where;          // its `plugin:` value (for plugin load errors)
@@ -88,6 +89,7 @@ struct Config {
     std::chrono::milliseconds shutdown_timeout{5'000};
     std::chrono::milliseconds drain_grace{5'000}; // SIGUSR2: how long listeners go on accepting while draining
     std::optional<AdminConfig> admin;
+    bool access_log = false;                  // the default of every listener's `access_log:`
     std::vector<ListenerConfig> listeners;    // main file first, then includes in sorted path order
     std::vector<std::filesystem::path> files; // every file read (main + includes)
     std::vector<Diagnostic> warnings;         // in file order, then by position (docs/configuration.md#warnings)

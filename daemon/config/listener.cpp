@@ -10,8 +10,8 @@
 namespace ringd::config::detail {
 namespace {
 
-constexpr std::array<std::string_view, 8> listener_keys{"name", "listen", "plugin", "allow",
-                                                        "deny", "mode",   "limits", "config"};
+constexpr std::array<std::string_view, 9> listener_keys{"name", "listen", "plugin", "allow",     "deny",
+                                                        "mode", "limits", "config", "access_log"};
 constexpr std::array<std::string_view, 3> required_listener_keys{"name", "listen", "plugin"};
 constexpr std::array<std::string_view, 4> limits_keys{"max_connections", "idle_timeout", "max_output_buffer",
                                                       "max_outbound_connections"};
@@ -210,6 +210,14 @@ void read_fields(Reporter& reporter, const Fields& fields, const ListenerContext
                                                   "to connections, and datagrams have none");
         read_limits(reporter, *f, "listener limits", listener.limits, draft.limits_where);
     }
+    if (const Field* f = fields.find("access_log"); f != nullptr) {
+        // Records are per connection, and datagrams have none (the top-level default is not warned about).
+        if (draft.listen_where && !listener.endpoint.is_stream())
+            reporter.warn(f->key_node.Mark(), "'access_log' has no effect on a udp listener (" +
+                                                  listener.endpoint.text +
+                                                  "): it records connections, and datagrams have none");
+        if (auto on = read_on_off(reporter, *f)) listener.access_log = *on;
+    }
     read_plugin_config(reporter, fields.find("config"), listener);
 }
 
@@ -232,6 +240,7 @@ std::optional<ListenerDraft> read_listener(Reporter& reporter, const YAML::Node&
     ListenerDraft draft;
     draft.config.where = reporter.at(entry.Mark());
     draft.config.limits = context.defaults;
+    draft.config.access_log = context.access_log;
     draft.limits_where = context.defaults_where;
     for (std::string_view key : required_listener_keys) {
         if (fields->find(key) == nullptr)
@@ -271,6 +280,16 @@ void read_limits(Reporter& reporter, const Field& field, std::string_view what, 
         if (auto value = read_integer(reporter, *f, 0, max_connections_limit))
             limits.max_outbound_connections = static_cast<uint32_t>(*value);
     }
+}
+
+std::optional<bool> read_on_off(Reporter& reporter, const Field& field)
+{
+    const std::optional<std::string> text = read_scalar(reporter, field, "on or off");
+    if (!text) return std::nullopt;
+    if (*text == "on" || *text == "true") return true;
+    if (*text == "off" || *text == "false") return false;
+    reporter.error(field.value_mark(), "expected on or off for '" + field.key + "', got " + describe(field.value));
+    return std::nullopt;
 }
 
 size_t read_listeners(Reporter& reporter, const Field& field, const ListenerContext& context,

@@ -23,6 +23,7 @@ struct ListenerContext {
     Limits defaults; // the top-level `limits:`
     LimitsWhere defaults_where;
     std::filesystem::path plugin_dir; // absolute; already the --plugin-dir override when one was given
+    bool access_log = false;          // the top-level `access_log:`
     bool check_plugin_files = true;
 };
 
@@ -50,6 +51,9 @@ struct ListenerDraft {
 // Overrides the keys of `limits` (and `where`) that `field` (a `limits:` mapping) sets. `what` names it in
 // messages.
 void read_limits(Reporter& reporter, const Field& field, std::string_view what, Limits& limits, LimitsWhere& where);
+
+// An `access_log:` value: on or off (true and false too). Reports anything else.
+[[nodiscard]] std::optional<bool> read_on_off(Reporter& reporter, const Field& field);
 
 // Appends one draft per listener entry of a `listeners:` value. Returns how many entries were written, counting a
 // malformed `listeners:` value as one, so that it is not also reported as "no listeners configured".

@@ -10,6 +10,7 @@
 #include "engine/output_queue.hpp"
 #include "engine/rearm_backoff.hpp"
 #include "engine/timer_queue.hpp"
+#include "service/access_log.hpp"
 
 #include <cstdint>
 #include <linux/time_types.h>
@@ -164,6 +165,13 @@ struct Connection {
     msghdr send_msg{};
     iovec send_iov[max_send_iov]{};
     std::unique_ptr<ConnectAttempt> connect_attempt; // outbound: until the connect's completion arrives
+
+    // Traffic, for the access log. Plain fields: only this worker touches a connection.
+    uint64_t bytes_in = 0;  // read from the socket, also what a closing connection discards
+    uint64_t bytes_out = 0; // taken by the kernel for sending
+    // Its access log record, from accept (or connect) to release, when its listener has `access_log: on`;
+    // submitted to the writer once every completion is in, so the byte counts are final (worker_access.cpp).
+    std::unique_ptr<service::AccessLogEntry> access;
 
     // A close or abort was asked for (or done): the plugin may not queue more. Not while connecting.
     [[nodiscard]] bool closing() const { return phase != Phase::connecting && phase != Phase::open; }

@@ -10,9 +10,13 @@ namespace ringd::engine {
 
 Engine::Engine(const EngineOptions& options)
 {
+    access_log_ = std::make_unique<service::AccessLog>(options.workers, options.access_log_capacity,
+                                                       options.access_log_sink ? options.access_log_sink
+                                                                               : service::make_access_log_sink());
     for (unsigned i = 0; i < options.workers; ++i) {
         WorkerOptions wo;
         wo.index = i;
+        wo.access_log = access_log_.get();
         wo.worker_count = options.workers;
         wo.shutdown_timeout = options.shutdown_timeout;
         workers_.push_back(std::make_unique<Worker>(wo));
@@ -40,6 +44,7 @@ void Engine::start()
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR2, SIGPIPE})
         sigaddset(&blocked, sig);
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+    access_log_->start();
     for (auto& worker : workers_) {
         threads_.emplace_back([w = worker.get()] {
             pthread_setname_np(pthread_self(), ("ringd-w" + std::to_string(w->index())).c_str());
@@ -97,6 +102,7 @@ void Engine::join()
     }
     threads_.clear();
     stall_detector_.reset();
+    access_log_->stop(); // after the workers, whose last records are in it
 }
 
 bool Engine::sync(std::chrono::milliseconds timeout)

@@ -7,6 +7,7 @@
 #include "engine/stall_detector.hpp"
 #include "engine/worker.hpp"
 #include "engine/worker_directory.hpp"
+#include "service/access_log.hpp"
 
 #include <chrono>
 #include <memory>
@@ -20,6 +21,10 @@ namespace ringd::engine {
 struct EngineOptions {
     unsigned workers = 1;
     std::chrono::milliseconds shutdown_timeout{5000};
+    // The access log: records queued at most (all workers together), and where they go (null: the journal or
+    // stderr, service::make_access_log_sink()).
+    std::size_t access_log_capacity = service::AccessLog::default_capacity;
+    std::shared_ptr<service::AccessLogSink> access_log_sink;
 };
 
 class Engine {
@@ -41,7 +46,7 @@ public:
     void begin_shutdown(std::chrono::milliseconds timeout);
     // A reload's new shutdown_timeout: how long a connection closed from now on may take to flush and FIN.
     void set_shutdown_timeout(std::chrono::milliseconds timeout);
-    void join();
+    void join(); // also writes what the access log still holds (bounded: AccessLog::flush_limit)
     // Waits until every worker has run every command posted before this call (false on timeout). Lets the
     // supervisor say READY=1 after a reload only once the new configuration is in effect everywhere.
     bool sync(std::chrono::milliseconds timeout);
@@ -54,8 +59,11 @@ public:
     [[nodiscard]] Clock::time_point oldest_heartbeat() const;
     // "worker N: why" for the first worker whose loop stopped on its own (see Worker::failure).
     [[nodiscard]] std::optional<std::string> failure() const;
+    // Records written and dropped (the metric ringd_access_log_dropped_total: AccessLog::dropped()).
+    [[nodiscard]] const service::AccessLog& access_log() const { return *access_log_; }
 
 private:
+    std::unique_ptr<service::AccessLog> access_log_; // the workers submit to it: outlives them
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<WorkerDirectory> directory_; // registers workers_ for send_to and friends; goes first
     std::vector<std::thread> threads_;

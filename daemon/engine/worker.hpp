@@ -34,7 +34,8 @@ struct WorkerOptions {
     std::chrono::milliseconds shutdown_timeout{5000}; // how long a closing connection may take to flush and FIN
     unsigned stream_buffers = 2048;                   // provided buffers for stream recv (power of two)
     unsigned stream_buffer_size = 4096;
-    unsigned datagram_buffers = 256; // provided buffers for recvmsg (power of two)
+    unsigned datagram_buffers = 256;          // provided buffers for recvmsg (power of two)
+    service::AccessLog* access_log = nullptr; // where records of access_log listeners go; none if null
 };
 
 // What the plugin sees as ringd_datagram*: valid during one on_datagram call.
@@ -205,6 +206,17 @@ private:
     void abandon_connect(Connection& conn, ringd_close_reason reason); // teardown while on_connect is owed
     void tell_connect_abandoned(Connection& conn, ringd_close_reason reason);
     void outbound_closed(Connection& conn);
+
+    // worker_access.cpp: access log records (none unless the listener has access_log on)
+    [[nodiscard]] bool access_logged(const Listener& listener) const;
+    // A record for a connection refused at accept, before it was a Connection; `peer` if already known.
+    void log_refused(const Listener& listener, int fd, service::AccessReason reason,
+                     const service::SocketAddress* peer = nullptr);
+    void start_access_record(Connection& conn, const service::SocketAddress* peer);
+    void start_outbound_record(Connection& conn, const sockaddr* address, socklen_t address_len);
+    void note_outbound_established(Connection& conn);
+    void note_teardown(Connection& conn, ringd_close_reason reason);
+    void submit_access_record(Connection& conn);
 
     // worker_datagram.cpp: datagram listeners
     void arm_recvmsg(ListenerSlot& slot);

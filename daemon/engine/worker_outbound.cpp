@@ -111,6 +111,7 @@ int Worker::connect(const ringd_listener* self, const ringd_connect_request& req
     conn->outbound = true;
     conn->user = request.user;
     conn->connect_attempt = std::move(attempt);
+    start_outbound_record(*conn, request.address, request.address_len);
     listener.cells(options_.index).outbound_started.add();
     arm_connect(*conn);
     *out = reinterpret_cast<ringd_conn*>(conn);
@@ -166,6 +167,7 @@ void Worker::on_connect_done(Connection& conn, const io_uring_cqe& cqe)
 void Worker::connect_established(Connection& conn)
 {
     conn.phase = Phase::open;
+    note_outbound_established(conn);
     touch(conn); // idle from now on
     conn.listener->cells(options_.index).outbound_opened.add();
     const auto& d = conn.listener->plugin()->d();

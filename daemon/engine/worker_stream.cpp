@@ -67,15 +67,18 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
     ListenerCells& cells = listener.cells(options_.index);
     if (!listener.try_add_connection()) {
         cells.refused[std::size_t(Refusal::max_connections)].add();
+        log_refused(listener, fd, service::AccessReason::max_connections);
         close_fd_async(fd);
         return;
     }
+    service::SocketAddress peer; // len 0: not asked for
     if (listener.has_acl()) {
-        sockaddr_storage peer{};
-        socklen_t len = sizeof peer;
-        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
-            !listener.admits(reinterpret_cast<sockaddr*>(&peer))) {
+        socklen_t len = sizeof peer.storage;
+        const bool known = ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer.storage), &len) == 0;
+        if (known) peer.len = len;
+        if (!known || !listener.admits(reinterpret_cast<sockaddr*>(&peer.storage))) {
             cells.refused[std::size_t(Refusal::acl)].add();
+            log_refused(listener, fd, service::AccessReason::acl, &peer);
             listener.remove_connection();
             close_fd_async(fd);
             return;
@@ -86,12 +89,14 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
         spdlog::error("[{}] worker {} has {} connection slots in use: refusing a connection", listener.name(),
                       options_.index, conn_slot_limit);
         cells.refused[std::size_t(Refusal::worker_slots)].add();
+        log_refused(listener, fd, service::AccessReason::connection_slots, peer.len != 0 ? &peer : nullptr);
         listener.remove_connection();
         close_fd_async(fd);
         return;
     }
     cells.accepted.add();
     Connection& conn = *added;
+    start_access_record(conn, peer.len != 0 ? &peer : nullptr);
 
     const auto& d = listener.plugin()->d();
     if (d.on_open != nullptr) {
@@ -172,6 +177,7 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
     if (cqe.res > 0) {
         conn.ever_received = true;
         conn.listener->cells(options_.index).bytes_received.add(uint64_t(cqe.res));
+        conn.bytes_in += uint64_t(cqe.res);
         const uint16_t bid = BufferRing::buffer_id(cqe.flags);
         const auto* data = reinterpret_cast<const uint8_t*>(stream_buffers_.buffer(bid));
         if (conn.phase == Phase::open) {
@@ -301,6 +307,7 @@ void Worker::on_send(Connection& conn, const io_uring_cqe& cqe)
     --conn.inflight;
     if (cqe.res >= 0) {
         conn.listener->cells(options_.index).bytes_sent.add(uint64_t(cqe.res));
+        conn.bytes_out += uint64_t(cqe.res);
         conn.out.consume(std::size_t(cqe.res), segment_pool_);
         if (!conn.torn_down()) touch(conn);
     } else if (!conn.torn_down()) {
@@ -401,6 +408,7 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     if (conn.torn_down()) return;
     conn.phase = Phase::torn_down;
     publish_state(conn); // from now on send_to, close_id and post say -ENOENT
+    note_teardown(conn, reason);
     conn.output_watch = false;
     if (conn.list != nullptr) conn.list->remove(&conn);
     for (int64_t id : conn.timers)
@@ -469,6 +477,7 @@ void Worker::maybe_release(Connection& conn)
     // Output first: owned buffers are freed by functions in the plugin's library, and releasing the listener
     // generation may destroy the last instance of that plugin and unload the library.
     conn.out.clear(segment_pool_);
+    submit_access_record(conn);
     InstancePresence& presence = *conn.presence;
     const uint32_t index = conn.index;
     connections_[index].reset();

@@ -136,7 +136,8 @@ bool same_service(const config::ListenerConfig& a, const config::ListenerConfig&
            a.plugin_config_yaml == b.plugin_config_yaml && same_cidrs(a.allow, b.allow) && same_cidrs(a.deny, b.deny) &&
            a.limits.max_connections == b.limits.max_connections && a.limits.idle_timeout == b.limits.idle_timeout &&
            a.limits.max_output_buffer == b.limits.max_output_buffer &&
-           a.limits.outbound_limit() == b.limits.outbound_limit() && a.unix_mode == b.unix_mode;
+           a.limits.outbound_limit() == b.limits.outbound_limit() && a.unix_mode == b.unix_mode &&
+           a.access_log == b.access_log;
 }
 
 void log_build_change(const engine::Listener& old, const engine::Listener& fresh)

@@ -66,6 +66,7 @@ std::string describe(const config::ListenerConfig& l, const plugin_host::PluginI
                         lim.max_connections, lim.idle_timeout.count(), lim.max_output_buffer, lim.outbound_limit());
     }
     if (l.endpoint.is_unix() && !l.endpoint.is_abstract_unix()) line += fmt::format(", mode {:04o}", l.unix_mode);
+    if (l.access_log && l.endpoint.is_stream()) line += ", access_log on";
     return line;
 }
 
@@ -197,7 +198,11 @@ int Supervisor::run()
 
 void Supervisor::start(config::Config config)
 {
-    engine_ = std::make_unique<engine::Engine>(engine::EngineOptions{config.workers, config.shutdown_timeout});
+    engine::EngineOptions engine_options;
+    engine_options.workers = config.workers;
+    engine_options.shutdown_timeout = config.shutdown_timeout;
+    if (options_.access_log_capacity) engine_options.access_log_capacity = *options_.access_log_capacity;
+    engine_ = std::make_unique<engine::Engine>(engine_options);
     stats_ = std::make_unique<engine::ListenerStatsRegistry>(config.workers);
     admin_context_->read_workers = [engine = engine_.get()] { return engine->read_workers(); };
     factory_ = std::make_unique<ListenerFactory>(config.workers, engine::host_table());

@@ -24,6 +24,9 @@ struct Options {
     std::filesystem::path config_file;
     std::optional<std::filesystem::path> plugin_dir;
     std::optional<std::string> log_level; // --log-level wins over the config's log.level
+    // Test only (env RINGD_TEST_ACCESS_LOG_CAPACITY, docs/access-log.md): a smaller access log queue, so a test
+    // can fill it with a few hundred connections.
+    std::optional<std::size_t> access_log_capacity;
 };
 
 class Supervisor {

@@ -129,6 +129,11 @@ std::vector<BadConfig> bad_configs()
          "6:5", "u", "duplicate key 'mode'"},
         {"listeners:\n  - name: u\n    listen: unix:///run/u.sock\n    plugin: echo\n    mode: 0o600\n", "5:11", "u",
          "expected permission bits in octal like 0660 or 600, got \"0o600\""},
+        // access_log
+        {a + "    access_log: yes\n", "5:17", "a", "expected on or off for 'access_log', got \"yes\""},
+        {a + "    access_log: [on]\n", "5:17", "a", "expected on or off for 'access_log', got a sequence"},
+        {"access_log: maybe\n" + a, "1:13", "", "expected on or off for 'access_log', got \"maybe\""},
+        {a + "    acess_log: on\n", "5:5", "a", "did you mean 'access_log'?"},
         // Across listeners
         {a + listener_b("tcp://127.0.0.1:8081", "a"), "5:11", "a",
          "duplicate listener name 'a' (first defined at test.yaml:2:11)"},

@@ -196,6 +196,39 @@ TEST_CASE("a unix socket file's mode is 0666 unless the listener sets one", "[co
     CHECK(config.listeners[2].unix_mode == 0660);
 }
 
+TEST_CASE("access_log is off unless the listener or the top-level default turns it on", "[config]")
+{
+    const TempDir dir;
+    const auto plugins = dir.plugins("plugins", {"echo"});
+    const std::string listeners = "listeners:\n"
+                                  "  - { name: a, listen: \"tcp://127.0.0.1:9000\", plugin: echo }\n"
+                                  "  - { name: b, listen: \"tcp://127.0.0.1:9001\", plugin: echo, access_log: on }\n"
+                                  "  - { name: c, listen: \"tcp://127.0.0.1:9002\", plugin: echo, access_log: off }\n"
+                                  "  - { name: d, listen: \"tcp://127.0.0.1:9003\", plugin: echo, access_log: true }\n";
+    SECTION("no top-level access_log: off")
+    {
+        const Config config = parse_config(listeners, "r.yaml", dir.path(), with_plugin_dir(plugins));
+        CHECK_FALSE(config.access_log);
+        CHECK_FALSE(config.listeners[0].access_log);
+        CHECK(config.listeners[1].access_log);
+        CHECK_FALSE(config.listeners[2].access_log);
+        CHECK(config.listeners[3].access_log);
+    }
+    SECTION("top-level access_log: on is every listener's default, also in included files; udp ones inherit it quietly")
+    {
+        dir.write("conf.d/a.yaml", "listeners:\n  - { name: e, listen: \"udp://127.0.0.1:9004\", plugin: echo }\n");
+        const Config config = parse_config("access_log: on\ninclude: conf.d/*.yaml\n" + listeners, "r.yaml", dir.path(),
+                                           with_plugin_dir(plugins));
+        CHECK(config.access_log);
+        CHECK(config.listeners[0].access_log);
+        CHECK(config.listeners[1].access_log);
+        CHECK_FALSE(config.listeners[2].access_log);
+        CHECK(config.listeners[4].name == "e");
+        CHECK(config.listeners[4].access_log);
+        CHECK(config.warnings.empty());
+    }
+}
+
 TEST_CASE("check_plugin_files = false accepts plugins that are not built yet", "[config]")
 {
     LoadOptions options;

@@ -72,6 +72,9 @@ std::vector<Warned> warned_configs()
         // limits on a datagram listener
         {listener("udp://127.0.0.1:5353", "    limits: { idle_timeout: 5s }\n"), "5:5",
          "'limits' has no effect on a udp listener (udp://127.0.0.1:5353)"},
+        // access_log on a datagram listener (only when written there, not inherited from the top level)
+        {listener("udp://127.0.0.1:5353", "    access_log: on\n"), "5:5",
+         "'access_log' has no effect on a udp listener (udp://127.0.0.1:5353): it records connections"},
         // shutdown_timeout 0
         {"shutdown_timeout: 0\n" + listener(tcp4), "1:19", "shutdown_timeout 0 resets every closing connection"},
         // remote-cmd: idle_timeout not longer than queue_timeout

@@ -5,7 +5,8 @@ test packaging_deb built (fixture ringd_deb) laid over /usr, then drives it the 
 
   start -> every shipped listener answers (remote-cmd runs its commands inside the sandbox) -> reload adds a
   listener while a connection opened before it keeps working -> a plugin .so installed anew is loaded by a
-  reload (new connections on it, the open one on the old build, then unloaded) -> a broken drop-in makes
+  reload (new connections on it, the open one on the old build, then unloaded) -> the access log's journal
+  entries carry their fields (RINGD_ACCESS=1, RINGD_LISTENER=, ...) -> a broken drop-in makes
   `systemctl reload` fail with file:line in the journal while the old listeners keep serving -> a reload that
   fails inside ringd (port taken) keeps serving too -> watchdog pings arrive -> stop is clean -> a drain
   longer than TimeoutStopSec= is not killed -> kill -9 is restarted -> socket activation through ringd.socket
@@ -202,7 +203,7 @@ class RingdUnderSystemd(unittest.TestCase):
         C.write("/etc/nsswitch.conf", host_nsswitch())
         C.write("/etc/ringd/conf.d/00-probe.yaml",
                 f"listeners:\n  - name: probe-echo\n    listen: tcp://127.0.0.1:{PROBE_PORT}\n"
-                f"    plugin: echo-upper\n")
+                f"    plugin: echo-upper\n    access_log: on\n")
         C.systemctl("daemon-reload")
         started = time.monotonic()
         C.systemctl("start", "ringd")  # returns once ringd sent READY=1
@@ -307,6 +308,34 @@ class RingdUnderSystemd(unittest.TestCase):
         finally:
             C.remove("/etc/ringd/conf.d/55-replaced.yaml")
             C.systemctl("reload", "ringd")
+
+    def test_03c_access_log_entries_in_the_journal(self):
+        # probe-echo has `access_log: on`: each closed connection is one journal entry with ringd's fields, found
+        # by field match as an admin would look for it.
+        data = b"access log entry\n"
+        with open_client(f"tcp://127.0.0.1:{PROBE_PORT}") as s:
+            client = "%s:%d" % s.getsockname()[:2]
+            self.assertEqual(exchange_line(s, data), data.upper())
+        query = ["journalctl", "-u", "ringd", "--no-pager", "-o", "json", "RINGD_LISTENER=probe-echo", "RINGD_ACCESS=1"]
+
+        def entry():
+            for line in C.run(query, check=False).stdout.splitlines():
+                fields = json.loads(line)
+                if fields.get("RINGD_PEER") == client:
+                    return fields
+            return None
+
+        e = wait_for(entry, 10, f"the access log entry of {client}")
+        expected = {"RINGD_ACCESS": "1", "RINGD_LISTENER": "probe-echo", "RINGD_PLUGIN": "echo-upper",
+                    "RINGD_DIRECTION": "accepted", "RINGD_PEER": client, "RINGD_LOCAL": f"127.0.0.1:{PROBE_PORT}",
+                    "RINGD_BYTES_IN": str(len(data)), "RINGD_BYTES_OUT": str(len(data)),
+                    "RINGD_CLOSE_REASON": "peer", "PRIORITY": "6", "SYSLOG_IDENTIFIER": "ringd",
+                    "_SYSTEMD_UNIT": "ringd.service"}
+        self.assertEqual({k: e.get(k) for k in expected}, expected)
+        self.assertRegex(e["RINGD_DURATION_MS"], r"^\d+\.\d{3}$")
+        self.assertRegex(e["MESSAGE"], rf"^\[probe-echo\] access: {re.escape(client)} -> 127\.0\.0\.1:{PROBE_PORT} "
+                                       rf"closed \(peer\) after \d+\.\d{{3}} ms, {len(data)} bytes in, {len(data)} bytes out$")
+        print(f"  journal: {e['MESSAGE']}", flush=True)
 
     def test_04_broken_yaml_reload_fails_and_keeps_serving(self):
         pid = main_pid()
