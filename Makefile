@@ -1,7 +1,8 @@
 # Front door for humans and CI. `make run` and `make test` work on a fresh Debian 12 machine:
 # they install whatever Debian packages are missing, configure, build, and run.
 DEB_PACKAGES := build-essential cmake pkg-config python3 liburing-dev libyaml-cpp-dev libspdlog-dev catch2 \
-                libsystemd-dev nlohmann-json3-dev libcli11-dev systemd-container clang libclang-rt-14-dev clang-format
+                libsystemd-dev nlohmann-json3-dev libcli11-dev systemd-container clang libclang-rt-14-dev clang-format \
+                man-db groff-base
 JOBS         ?= $(shell nproc)
 BUILD        ?= build
 ASAN_BUILD   ?= build-asan
