@@ -1,7 +1,8 @@
 """The installed SDK is enough to build a plugin: install this build into a DESTDIR, build sdk/examples/hello
 against the *installed* files only (once with find_package(ringd-sdk), once with its pkg-config Makefile),
 load both .so files into the installed ringd from YAML, and talk to them. The CMake build also links the
-example's unit test against the installed plugin test kit (ringd::testkit) and runs it.
+example's unit test against the installed plugin test kit (ringd::testkit) and runs it. Last, the install's
+ringdctl runs and its man pages are in place.
 """
 
 import os
@@ -112,6 +113,15 @@ class InstalledSdk(unittest.TestCase):
         r = h.run_ringd(["--check-config", "-c", write_config(InstalledSdk.cmake_so)])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("hello takes no configuration", r.stdout + r.stderr)
+
+    def test_5_ringdctl_and_man_pages(self):
+        """The install has the admin client and every man page (the .deb has them too: test_package.py)."""
+        bindir = os.path.join(STAGED_PREFIX, cache_value("CMAKE_INSTALL_BINDIR"))
+        self.assertTrue(run([os.path.join(bindir, "ringdctl"), "--version"]).stdout.startswith("ringdctl "))
+        # GNUInstallDirs leaves CMAKE_INSTALL_MANDIR empty in the cache (it derives share/man), so look for them.
+        for page in ("ringd-cmd.1", "ringd-plugin.3", "ringd.yaml.5", "ringd.8", "ringdctl.8"):
+            path = find_one(STAGED_PREFIX, page)
+            self.assertTrue(path.endswith(f"/share/man/man{page[-1]}/{page}"), path)
 
 
 def write_config(so):
