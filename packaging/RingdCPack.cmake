@@ -13,7 +13,7 @@ set(CPACK_PACKAGE_DESCRIPTION
   "ringd serves TCP, UDP and unix-socket listeners from one io_uring event loop per worker thread. What each
 listener does is a handler plugin (a shared object with a small C ABI), configured in /etc/ringd/ringd.yaml
 and /etc/ringd/conf.d/. Ships the echo-upper, udp-echo, time-of-day, remote-cmd and tcp-proxy plugins, the ringd-cmd
-client, a hardened systemd service (live reload with `systemctl reload ringd`), an optional socket unit, and
+client, the ringdctl admin client, man pages, a hardened systemd service (live reload with `systemctl reload ringd`), an optional socket unit, and
 the plugin SDK (headers, CMake package ringd-sdk, pkg-config file ringd-sdk.pc, and the plugin test kit
 ringd::testkit for plugins' unit tests).")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

@@ -129,7 +129,9 @@ class DebPackage(unittest.TestCase):
     def test_file_list(self):
         ma = self.multiarch
         expected = [
-            "/usr/sbin/ringd", "/usr/bin/ringd-cmd",
+            "/usr/sbin/ringd", "/usr/bin/ringd-cmd", "/usr/bin/ringdctl",
+            "/usr/share/man/man8/ringd.8", "/usr/share/man/man5/ringd.yaml.5", "/usr/share/man/man8/ringdctl.8",
+            "/usr/share/man/man1/ringd-cmd.1", "/usr/share/man/man3/ringd-plugin.3",
             *[f"/usr/lib/{ma}/ringd/plugins/{p}.so" for p in SHIPPED_PLUGINS],
             "/etc/ringd/ringd.yaml", "/etc/ringd/conf.d/",
             "/usr/lib/systemd/system/ringd.service", "/usr/lib/systemd/system/ringd.socket",

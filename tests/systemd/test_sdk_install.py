@@ -6,7 +6,8 @@ but ringd_plugin_entry_v1 (the SDK's linker version script) and really leaves me
 `cmake --install` of a plugin writes a new file (a new inode, so a running ringd can pick it up on reload),
 load both into the installed ringd from YAML, and talk to them. The CMake build also links the example's unit
 test against the installed plugin test kit (ringd::testkit) and runs it. sdk/examples/chat is built the
-same way, its Catch2 unit test (against the installed kit) run, and the installed ringd serves it.
+same way, its Catch2 unit test (against the installed kit) run, and the installed ringd serves it. Last, the
+install's ringdctl runs and its man pages are in place.
 
 PrefixInstall: `cmake --install build --prefix X` keeps every file inside X (configuration in X/etc/ringd),
 only the prefix /usr puts it in /etc/ringd; the pkg-config file is relocatable (${pcfiledir}): moved to
@@ -186,8 +187,17 @@ class InstalledSdk(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("hello takes no configuration", r.stdout + r.stderr)
 
+    def test_5_ringdctl_and_man_pages(self):
+        """The install has the admin client and every man page (the .deb has them too: test_package.py)."""
+        bindir = os.path.join(STAGED_PREFIX, cache_value("CMAKE_INSTALL_BINDIR"))
+        self.assertTrue(run([os.path.join(bindir, "ringdctl"), "--version"]).stdout.startswith("ringdctl "))
+        # GNUInstallDirs leaves CMAKE_INSTALL_MANDIR empty in the cache (it derives share/man), so look for them.
+        for page in ("ringd-cmd.1", "ringd-plugin.3", "ringd.yaml.5", "ringd.8", "ringdctl.8"):
+            path = find_one(STAGED_PREFIX, page)
+            self.assertTrue(path.endswith(f"/share/man/man{page[-1]}/{page}"), path)
 
-    def test_5_chat_example(self):
+
+    def test_6_chat_example(self):
         build = os.path.join(TMP.name, "chat-build")
         configure_against_stage(self, CHAT_EXAMPLE, build)
         run([CMAKE, "--build", build], env=clean_env())
