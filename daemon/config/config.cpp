@@ -25,8 +25,9 @@ using detail::Field;
 using detail::Fields;
 using detail::Reporter;
 
-constexpr std::array<std::string_view, 10> top_level_keys{"workers", "plugin_dir", "log",   "shutdown_timeout", "limits",
-                                                          "include", "listeners",  "admin", "drain_grace", "access_log"};
+constexpr std::array<std::string_view, 10> top_level_keys{"workers",     "plugin_dir", "log",       "shutdown_timeout",
+                                                          "limits",      "include",    "listeners", "admin",
+                                                          "drain_grace", "access_log"};
 constexpr std::array<std::string_view, 1> include_file_keys{"listeners"};
 constexpr std::array<std::string_view, 1> log_keys{"level"};
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};

@@ -3,6 +3,7 @@
 
 #include "observability/scrape.hpp"
 
+#include <tuple>
 #include <unistd.h>
 
 namespace ringd::observability {
@@ -39,7 +40,9 @@ HttpResponse metrics(const AdminContext& context, const DaemonSnapshot& snapshot
         context.read_workers ? context.read_workers() : std::vector<engine::WorkerReading>{};
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = render_metrics(ScrapeInput{&snapshot, workers, read_process_stats()});
+    AccessLogReading access_log;
+    if (context.read_access_log) std::tie(access_log.written, access_log.dropped) = context.read_access_log();
+    r.body = render_metrics(ScrapeInput{&snapshot, workers, read_process_stats(), access_log});
     return r;
 }
 

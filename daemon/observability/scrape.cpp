@@ -283,6 +283,17 @@ void daemon_metrics(PrometheusText& out, const DaemonSnapshot& snap)
     out.sample({}, std::chrono::duration<double>(snap.last_config_success.time_since_epoch()).count());
 }
 
+void access_log_metrics(PrometheusText& out, const AccessLogReading& log)
+{
+    out.family("ringd_access_log_records_total", MetricType::counter,
+               "Access log records written (to the journal, or to stderr).");
+    out.sample({}, log.written);
+    out.family(
+        "ringd_access_log_dropped_total", MetricType::counter,
+        "Access log records dropped: their queue was full, the journal refused them, or they were left at stop.");
+    out.sample({}, log.dropped);
+}
+
 void process_metrics(PrometheusText& out, const ProcessStats& p)
 {
     auto one = [&](const char* name, MetricType type, const char* help, auto value) {
@@ -316,6 +327,7 @@ std::string render_metrics(const ScrapeInput& input)
     listener_metrics(out, rows);
     worker_metrics(out, input.workers);
     plugin_metrics(out, rows);
+    access_log_metrics(out, input.access_log);
     process_metrics(out, input.process);
     return out.take();
 }

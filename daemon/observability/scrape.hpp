@@ -15,10 +15,18 @@
 namespace ringd::observability {
 
 // Everything a scrape reports, gathered first so that rendering is pure (and unit-tested on made-up values).
+// The access log's writer (service::AccessLog): records it wrote, and records it dropped (a full queue, a
+// refusal by the journal, or left at stop).
+struct AccessLogReading {
+    uint64_t written = 0;
+    uint64_t dropped = 0;
+};
+
 struct ScrapeInput {
     const DaemonSnapshot* snapshot = nullptr;
     std::span<const engine::WorkerReading> workers;
     ProcessStats process;
+    AccessLogReading access_log;
 };
 
 [[nodiscard]] std::string render_metrics(const ScrapeInput& input);

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ringd::plugin_host {
@@ -76,6 +77,8 @@ struct AdminContext {
     SnapshotBoard board;
     // The workers' health counters, read at the time of a request (any thread). Empty: no workers to read.
     std::function<std::vector<engine::WorkerReading>()> read_workers;
+    // The access log's counts, read at the time of a request (any thread). Empty: nothing logged yet.
+    std::function<std::pair<uint64_t, uint64_t>()> read_access_log; // written, dropped
     std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
     std::chrono::steady_clock::time_point started_steady = std::chrono::steady_clock::now();
 };

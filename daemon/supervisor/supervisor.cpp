@@ -189,6 +189,7 @@ int Supervisor::run()
     engine_->begin_shutdown(config_.shutdown_timeout);
     engine_->join();
     active_.clear();
+    publish_snapshot(); // without listeners: the board's references to their plugin instances go too
     // Every plugin instance and library goes now, so that their unload lines come before "stopped" and main
     // knows, when run() returns, whether a build was abandoned (must_skip_exit_handlers()).
     engine_.reset();
@@ -205,6 +206,9 @@ void Supervisor::start(config::Config config)
     engine_ = std::make_unique<engine::Engine>(engine_options);
     stats_ = std::make_unique<engine::ListenerStatsRegistry>(config.workers);
     admin_context_->read_workers = [engine = engine_.get()] { return engine->read_workers(); };
+    admin_context_->read_access_log = [engine = engine_.get()] {
+        return std::pair{engine->access_log().written(), engine->access_log().dropped()};
+    };
     factory_ = std::make_unique<ListenerFactory>(config.workers, engine::host_table());
     ServingSet serving = serving_set(config, true);
     std::vector<config::Diagnostic> errors;

@@ -15,6 +15,7 @@ import threading
 import time
 import unittest
 
+from admin_client import admin_config, scrape, value
 from ringd_harness import (Ringd, assert_clean_log, closed_by_peer, connect, echo_roundtrip, free_port, listener, main,
                            recv_until_eof, scaled, tcp, test_plugin, upper, wait_until)
 
@@ -175,7 +176,7 @@ class AccessLogUnderPressure(unittest.TestCase):
         # ringd's stderr is a FIFO with a 4 KiB buffer that the test does not read at first: about 18 lines fill it,
         # the writer then blocks in write(), the 16 places of the shrunk queue fill, and every further record must
         # be dropped and counted, never block a worker. Log level warn: nothing else is written meanwhile.
-        port = free_port()
+        port, admin = free_port(), free_port()
         connections = scaled(400, 200)
         with tempfile.TemporaryDirectory(prefix="ringd-access-") as tmp:
             fifo = os.path.join(tmp, "stderr.fifo")
@@ -184,7 +185,7 @@ class AccessLogUnderPressure(unittest.TestCase):
             try:
                 fcntl.fcntl(reader, fcntl.F_SETPIPE_SZ, 4096)
                 d = Ringd(listeners=[listener("flood", tcp(port), "echo-upper", access_log="on")],
-                          config={"log": {"level": "warn"}},
+                          config={"log": {"level": "warn"}, **admin_config(admin)},
                           env={"RINGD_TEST_ACCESS_LOG_CAPACITY": "16", "STDERR_FIFO": fifo},
                           prefix=["sh", "-c", 'exec "$0" "$@" 2>"$STDERR_FIFO"'])
                 with d:
@@ -205,6 +206,13 @@ class AccessLogUnderPressure(unittest.TestCase):
                     drained = threading.Thread(target=read_to_eof)
                     drained.start()
                     wait_until(lambda: b"records dropped" in b"".join(chunks), 10, what="the drop report")
+
+                    def counted():
+                        m = scrape(admin)
+                        total = value(m, "ringd_access_log_records_total") + value(m, "ringd_access_log_dropped_total")
+                        return m if total == connections else None
+
+                    metrics = wait_until(counted, 10, what="every record written or dropped, in the metrics")
                     code = d.stop()
                     drained.join(15)
                     self.assertFalse(drained.is_alive(), "ringd's stderr did not reach EOF")
@@ -221,6 +229,8 @@ class AccessLogUnderPressure(unittest.TestCase):
         print(f"  {connections} connections in {took:.2f}s with a blocked writer: {written} records written, "
               f"{dropped} dropped", flush=True)
         self.assertEqual(written + dropped, connections, "every record is written or counted as dropped")
+        self.assertEqual(value(metrics, "ringd_access_log_records_total"), written)
+        self.assertEqual(value(metrics, "ringd_access_log_dropped_total"), dropped)
         self.assertGreater(dropped, connections // 2)
         self.assertLess(took, scaled(30, 90), "the workers were held up by the access log")
 

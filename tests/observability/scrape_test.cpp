@@ -57,6 +57,7 @@ struct Daemon {
     DaemonSnapshot snapshot;
     std::vector<engine::WorkerReading> workers;
     ProcessStats process;
+    AccessLogReading access_log;
 
     Daemon()
     {
@@ -104,8 +105,9 @@ struct Daemon {
         process.cpu_seconds = 1.25;
         process.open_fds = 12;
         process.max_fds = 20000;
+        access_log = {.written = 41, .dropped = 2};
     }
-    std::string metrics() const { return render_metrics(ScrapeInput{&snapshot, workers, process}); }
+    std::string metrics() const { return render_metrics(ScrapeInput{&snapshot, workers, process, access_log}); }
 };
 
 std::vector<std::string> lines_of(const std::string& text)
@@ -151,6 +153,13 @@ TEST_CASE("every family has HELP and TYPE once, and every sample follows its own
         if (type == "counter") CHECK(family.ends_with("_total"));
     }
     CHECK(families.size() > 30);
+}
+
+TEST_CASE("the access log's counts are exported as they were read")
+{
+    const std::string text = Daemon().metrics();
+    CHECK(has_line(text, "ringd_access_log_records_total 41"));
+    CHECK(has_line(text, "ringd_access_log_dropped_total 2"));
 }
 
 TEST_CASE("listener metrics sum the workers' cells, per kind of listener")
