@@ -411,7 +411,12 @@ TEST_CASE("a command is a child subreaper, so its descendants cannot leave its s
     (void)read_all(launch->stdout_read.get());
     CHECK(wait_exit(*launch) == std::optional<int>(0));
     // The attribute itself, read from a child of the command: its orphan would come back to it.
-    auto sh = launch_child(job_for("/bin/sh", {"sh", "-c", "(sh -c 'sleep 0.2; echo $PPID' &) ; sleep 0.5; echo $$"}));
+    // $PPID would be the parent when the orphan's shell started, which may still be the subshell: read the parent
+    // from /proc after the subshell is gone.
+    auto sh = launch_child(job_for(
+        "/bin/sh",
+        {"sh", "-c",
+         "(sh -c 'sleep 0.2; read -r pid comm state ppid rest < /proc/$$/stat; echo $ppid' &) ; sleep 0.5; echo $$"}));
     REQUIRE(sh->error == 0);
     const std::string out = read_all(sh->stdout_read.get());
     CHECK(wait_exit(*sh) == std::optional<int>(0));
