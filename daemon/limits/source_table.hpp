@@ -56,6 +56,9 @@ public:
 
     explicit SourceTable(const Settings& settings);
 
+    // `now` should be read just before: the buckets are shared by all workers, so a time that lags the one other
+    // workers passed by D (a loop's cached clock, a thread preempted after reading it) finds a source's bucket
+    // D / interval tokens emptier than it is, which matters when D nears burst * interval.
     [[nodiscard]] Admission admit(const SourceKey& key, Clock::time_point now);
     // Once per admitted connection, when it closes. False (and nothing changes) when the key has no open
     // connection: a release without its admit.
