@@ -12,16 +12,17 @@ enum class Admission {
     refused_table_full,       // a new source, and its shard of the table is full of sources in use
 };
 
-// The reason as metrics and logs name it: "per_source_limit", "rate", "table_full" ("admitted" for admitted).
+// The reason as metrics and logs name it, like the existing refusal reasons after the key that bit:
+// "max_connections_per_source", "connection_rate_per_source", "table_full" ("admitted" for admitted).
 [[nodiscard]] constexpr std::string_view describe(Admission admission)
 {
     switch (admission) {
     case Admission::admitted:
         return "admitted";
     case Admission::refused_per_source_limit:
-        return "per_source_limit";
+        return "max_connections_per_source";
     case Admission::refused_rate:
-        return "rate";
+        return "connection_rate_per_source";
     case Admission::refused_table_full:
         return "table_full";
     }

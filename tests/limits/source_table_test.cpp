@@ -173,3 +173,10 @@ TEST_CASE("many sources: every admitted one is found again after the index grows
     }
     CHECK(table.counts().open_connections == 0);
 }
+
+TEST_CASE("refusal reasons are named after the key that refused", "[limits][table]")
+{
+    CHECK(describe(Admission::refused_per_source_limit) == "max_connections_per_source");
+    CHECK(describe(Admission::refused_rate) == "connection_rate_per_source");
+    CHECK(describe(Admission::refused_table_full) == "table_full");
+}
