@@ -134,6 +134,7 @@ Config Loader::load(const std::string& text, const std::string& file_name, const
     for (const detail::ListenerDraft& draft : drafts_) {
         detail::check_access_lists(draft, warnings_);
         detail::check_plugin_limits(draft, warnings_);
+        detail::check_source_limits(draft, warnings_);
     }
     if (admin_draft_) {
         // After the listeners: an address conflict is reported at the admin listener, naming the listener.

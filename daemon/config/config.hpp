@@ -38,6 +38,16 @@ struct Diagnostic {
     [[nodiscard]] std::string str() const;
 };
 
+// `connection_rate_per_source: { rate: 50/s, burst: 100 }`: `count` new connections per `per` (1s, 1m or 1h),
+// and at most `burst` at once (a token bucket per source).
+struct ConnectionRate {
+    uint32_t count = 1;
+    std::chrono::seconds per{1};
+    uint32_t burst = 1; // written, else `count`
+
+    friend bool operator==(const ConnectionRate&, const ConnectionRate&) = default;
+};
+
 struct Limits {
     uint32_t max_connections = 10000;               // per listener
     std::chrono::milliseconds idle_timeout{60'000}; // 0 = none
@@ -46,8 +56,27 @@ struct Limits {
     // so a listener that sets only max_connections gets the same bound for both.
     std::optional<uint32_t> max_outbound_connections;
 
+    // Per source: a client address (the one a PROXY header names, when there is one), masked to
+    // source_prefix_v4 / source_prefix_v6, all workers together. Off unless set (`off` unsets an inherited one).
+    // Enforced by the engine: not wired yet (daemon/limits/source_table.hpp is the logic it will use).
+    std::optional<uint32_t> max_connections_per_source;
+    std::optional<ConnectionRate> connection_rate_per_source;
+    unsigned source_prefix_v4 = 32;       // 0..32
+    unsigned source_prefix_v6 = 64;       // 0..128
+    uint32_t max_tracked_sources = 65536; // sources tracked at once, per listener
+
     [[nodiscard]] uint32_t outbound_limit() const { return max_outbound_connections.value_or(max_connections); }
+    [[nodiscard]] bool limits_per_source() const
+    {
+        return max_connections_per_source.has_value() || connection_rate_per_source.has_value();
+    }
 };
+
+// `proxy_protocol:` of a listener: which PROXY protocol header (HAProxy's doc/proxy-protocol.txt) every
+// connection (on udp: every datagram) must begin with. `any` takes either version, told apart by the first bytes.
+enum class ProxyProtocol { off, v1, v2, any };
+
+[[nodiscard]] std::string_view describe(ProxyProtocol protocol); // "off", "v1", "v2", "any"
 
 struct ListenerConfig {
     std::string name;
@@ -55,12 +84,18 @@ struct ListenerConfig {
     std::filesystem::path plugin_path; // resolved: absolute, or plugin_dir / (plugin + ".so")
     std::vector<Cidr> allow;           // empty = everyone (subject to deny)
     std::vector<Cidr> deny;
-    Limits limits;                  // defaults merged with the listener's own `limits:`
-    uint32_t unix_mode = 0666;      // permission bits of a unix:///path socket file (`mode:`)
-    bool access_log = false;        // a record per closed or refused connection (docs/access-log.md)
-    std::string plugin_config_yaml; // the `config:` mapping re-emitted as YAML; "{}" when absent
-    Location where;                 // the listener's entry
-    Location plugin_where;          // its `plugin:` value (for plugin load errors)
+    Limits limits;             // defaults merged with the listener's own `limits:`
+    uint32_t unix_mode = 0666; // permission bits of a unix:///path socket file (`mode:`)
+    bool access_log = false;   // a record per closed or refused connection (docs/access-log.md)
+    // PROXY protocol: a header from a peer in `proxy_trusted` names the real client. A unix listener has no
+    // `proxy_trusted` (its peers have no address; the socket file's mode decides who may send a header).
+    // Enforced by the engine: not wired yet.
+    ProxyProtocol proxy_protocol = ProxyProtocol::off;
+    std::vector<Cidr> proxy_trusted;               // who may send a header; required with proxy_protocol on tcp/udp
+    std::chrono::milliseconds proxy_timeout{3000}; // a stream's header must be complete this long after accept
+    std::string plugin_config_yaml;                // the `config:` mapping re-emitted as YAML; "{}" when absent
+    Location where;                                // the listener's entry
+    Location plugin_where;                         // its `plugin:` value (for plugin load errors)
     // Dotted key path inside `config:` -> where it was written. The empty key is the `config:` node itself
     // (or the listener entry when there is no `config:`). Used to place plugin-reported errors.
     std::map<std::string, Location> config_key_locations;

@@ -10,11 +10,19 @@
 namespace ringd::config::detail {
 namespace {
 
-constexpr std::array<std::string_view, 9> listener_keys{"name", "listen", "plugin", "allow",     "deny",
-                                                        "mode", "limits", "config", "access_log"};
+constexpr std::array<std::string_view, 12> listener_keys{
+    "name",   "listen", "plugin",     "allow",          "deny",          "mode",
+    "limits", "config", "access_log", "proxy_protocol", "proxy_trusted", "proxy_timeout"};
 constexpr std::array<std::string_view, 3> required_listener_keys{"name", "listen", "plugin"};
-constexpr std::array<std::string_view, 4> limits_keys{"max_connections", "idle_timeout", "max_output_buffer",
-                                                      "max_outbound_connections"};
+constexpr std::array<std::string_view, 9> limits_keys{"max_connections",
+                                                      "idle_timeout",
+                                                      "max_output_buffer",
+                                                      "max_outbound_connections",
+                                                      "max_connections_per_source",
+                                                      "source_prefix_v4",
+                                                      "source_prefix_v6",
+                                                      "max_tracked_sources",
+                                                      "connection_rate_per_source"};
 
 constexpr uint64_t max_connections_limit = 1'000'000;
 constexpr uint64_t min_output_buffer = 1024; // smaller would not hold one typical reply
@@ -159,6 +167,20 @@ void read_plugin_config(Reporter& reporter, const Field* field, ListenerConfig& 
     record_config_keys(reporter, field->value, "", listener.config_key_locations);
 }
 
+// Where a listener's own `limits:` mapping sets a per-source limit (to anything but off), if it does.
+std::optional<Location> own_per_source_limit(const Reporter& reporter, const Field& limits)
+{
+    if (!limits.value.IsMap()) return std::nullopt;
+    for (const auto& pair : limits.value) {
+        if (!pair.first.IsScalar()) continue;
+        const std::string& key = pair.first.Scalar();
+        const bool off = pair.second.IsScalar() && pair.second.Scalar() == "off";
+        if ((key == "max_connections_per_source" || key == "connection_rate_per_source") && !off)
+            return reporter.at(pair.first.Mark());
+    }
+    return std::nullopt;
+}
+
 void read_fields(Reporter& reporter, const Fields& fields, const ListenerContext& context, ListenerDraft& draft)
 {
     ListenerConfig& listener = draft.config;
@@ -209,6 +231,7 @@ void read_fields(Reporter& reporter, const Fields& fields, const ListenerContext
                                                   "): max_connections, idle_timeout and max_output_buffer apply "
                                                   "to connections, and datagrams have none");
         read_limits(reporter, *f, "listener limits", listener.limits, draft.limits_where);
+        draft.own_per_source_limit = own_per_source_limit(reporter, *f);
     }
     if (const Field* f = fields.find("access_log"); f != nullptr) {
         // Records are per connection, and datagrams have none (the top-level default is not warned about).
@@ -218,6 +241,7 @@ void read_fields(Reporter& reporter, const Fields& fields, const ListenerContext
                                                   "): it records connections, and datagrams have none");
         if (auto on = read_on_off(reporter, *f)) listener.access_log = *on;
     }
+    read_proxy_settings(reporter, fields, draft);
     read_plugin_config(reporter, fields.find("config"), listener);
 }
 
@@ -280,6 +304,7 @@ void read_limits(Reporter& reporter, const Field& field, std::string_view what, 
         if (auto value = read_integer(reporter, *f, 0, max_connections_limit))
             limits.max_outbound_connections = static_cast<uint32_t>(*value);
     }
+    read_source_limits(reporter, *fields, limits, where);
 }
 
 std::optional<bool> read_on_off(Reporter& reporter, const Field& field)

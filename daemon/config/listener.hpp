@@ -16,6 +16,9 @@ namespace ringd::config::detail {
 struct LimitsWhere {
     std::optional<Location> idle_timeout;
     std::optional<Location> max_output_buffer;
+    std::optional<Location> max_connections_per_source;
+    std::optional<Location> connection_rate_per_source;
+    std::optional<Location> max_tracked_sources;
 };
 
 // What every listener entry is read against, whichever file it is in.
@@ -46,11 +49,29 @@ struct ListenerDraft {
     std::optional<Location> allow_where;
     std::optional<Location> deny_where;
     LimitsWhere limits_where; // the listener's own `limits:`, else the top-level one
+    // The listener's own `limits:` sets a per-source limit (where), for the warning on unix listeners.
+    std::optional<Location> own_per_source_limit;
+    // `proxy_trusted:` entries as written, and the proxy keys, for the warnings.
+    std::vector<RangeEntry> proxy_trusted_entries;
+    std::optional<Location> proxy_protocol_where;
+    std::optional<Location> proxy_trusted_where;
+    std::optional<Location> proxy_timeout_where;
 };
 
 // Overrides the keys of `limits` (and `where`) that `field` (a `limits:` mapping) sets. `what` names it in
 // messages.
 void read_limits(Reporter& reporter, const Field& field, std::string_view what, Limits& limits, LimitsWhere& where);
+
+// The per-source keys of a `limits:` mapping (source_limits.cpp): max_connections_per_source,
+// connection_rate_per_source, source_prefix_v4/v6, max_tracked_sources.
+void read_source_limits(Reporter& reporter, const Fields& fields, Limits& limits, LimitsWhere& where);
+
+// Warns where per-source limits cannot work as written: a per-source count not below max_connections, a table
+// that open connections alone can fill, limits on a unix listener that no PROXY header gives an address.
+void check_source_limits(const ListenerDraft& listener, std::vector<Diagnostic>& warnings);
+
+// A listener's proxy_protocol, proxy_trusted and proxy_timeout (proxy_settings.cpp), after `listen:` is read.
+void read_proxy_settings(Reporter& reporter, const Fields& fields, ListenerDraft& draft);
 
 // An `access_log:` value: on or off (true and false too). Reports anything else.
 [[nodiscard]] std::optional<bool> read_on_off(Reporter& reporter, const Field& field);

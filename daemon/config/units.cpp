@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace ringd::config {
 namespace {
@@ -36,6 +37,9 @@ std::string quoted(std::string_view text)
 {
     return '"' + std::string(text) + '"';
 }
+
+// 1,000,000 a second is one per microsecond, as fine as anything that accepts connections can tell apart.
+constexpr uint64_t max_rate_count = 1'000'000;
 
 struct Number {
     uint64_t value = 0;
@@ -110,6 +114,22 @@ uint32_t parse_file_mode(std::string_view text)
     for (const char c : digits)
         mode = mode * 8 + uint32_t(c - '0');
     return mode;
+}
+
+Rate parse_rate(std::string_view text)
+{
+    const std::string invalid = "expected a rate like 50/s, 3000/m or 100/h, got " + quoted(text);
+    const Number number = split_number(text, invalid, "rate");
+    constexpr std::array per_units{std::pair{std::string_view("/s"), std::chrono::seconds(1)},
+                                   std::pair{std::string_view("/m"), std::chrono::seconds(60)},
+                                   std::pair{std::string_view("/h"), std::chrono::seconds(3600)}};
+    for (const auto& [suffix, per] : per_units) {
+        if (suffix != number.suffix) continue;
+        if (number.value < 1 || number.value > max_rate_count)
+            throw ParseError("expected a rate from 1 to 1000000 per unit, got " + quoted(text));
+        return Rate{static_cast<uint32_t>(number.value), per};
+    }
+    throw ParseError(invalid);
 }
 
 } // namespace ringd::config

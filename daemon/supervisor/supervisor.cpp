@@ -54,6 +54,32 @@ std::string count_of(std::size_t n, const char* what)
     return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s");
 }
 
+// ", max_connections_per_source 10, connection_rate_per_source 50/s burst 100, ...", or "" when off.
+std::string describe_per_source(const config::Limits& lim)
+{
+    if (!lim.limits_per_source()) return {};
+    std::string text;
+    if (lim.max_connections_per_source)
+        text += fmt::format(", max_connections_per_source {}", *lim.max_connections_per_source);
+    if (const auto& rate = lim.connection_rate_per_source) {
+        const char* unit = rate->per.count() == 3600 ? "h" : rate->per.count() == 60 ? "m" : "s";
+        text += fmt::format(", connection_rate_per_source {}/{} burst {}", rate->count, unit, rate->burst);
+    }
+    return text + fmt::format(", source_prefix_v4 {}, source_prefix_v6 {}, max_tracked_sources {}",
+                              lim.source_prefix_v4, lim.source_prefix_v6, lim.max_tracked_sources);
+}
+
+std::string describe_proxy(const config::ListenerConfig& l)
+{
+    std::string trusted;
+    for (const config::Cidr& cidr : l.proxy_trusted)
+        trusted += (trusted.empty() ? "" : " ") + config::format_cidr(cidr);
+    std::string text = fmt::format(", proxy_protocol {}", config::describe(l.proxy_protocol));
+    if (!trusted.empty()) text += " from [" + trusted + "]";
+    if (l.endpoint.is_stream()) text += fmt::format(", proxy_timeout {}ms", l.proxy_timeout.count());
+    return text;
+}
+
 std::string describe(const config::ListenerConfig& l, const plugin_host::PluginInstance& p)
 {
     std::string line =
@@ -64,7 +90,9 @@ std::string describe(const config::ListenerConfig& l, const plugin_host::PluginI
         line +=
             fmt::format(", max_connections {}, idle_timeout {}ms, max_output_buffer {}, max_outbound_connections {}",
                         lim.max_connections, lim.idle_timeout.count(), lim.max_output_buffer, lim.outbound_limit());
+        line += describe_per_source(lim);
     }
+    if (l.proxy_protocol != config::ProxyProtocol::off) line += describe_proxy(l);
     if (l.endpoint.is_unix() && !l.endpoint.is_abstract_unix()) line += fmt::format(", mode {:04o}", l.unix_mode);
     if (l.access_log && l.endpoint.is_stream()) line += ", access_log on";
     return line;

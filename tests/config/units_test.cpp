@@ -132,3 +132,23 @@ TEST_CASE("unit parse errors are ParseError", "[config][units]")
     CHECK_THROWS_AS(parse_size("big"), ParseError);
     CHECK_THROWS_AS(parse_file_mode("rw"), ParseError);
 }
+
+TEST_CASE("parse_rate reads a count per second, minute or hour", "[config][units]")
+{
+    CHECK(parse_rate("50/s").count == 50);
+    CHECK(parse_rate("50/s").per == 1s);
+    CHECK(parse_rate("3000/m").per == 60s);
+    CHECK(parse_rate("1/h").per == 3600s);
+    CHECK(parse_rate("1000000/s").count == 1'000'000);
+}
+
+TEST_CASE("parse_rate rejects everything else", "[config][units]")
+{
+    for (const char* text : {"", "50", "/s", "50/", "50/sec", "50/S", "50 /s", "50/ s", "-5/s", "+5/s", "5.5/s", "50/d",
+                             "0/s", "1000001/s", "99999999999999999999999/s", "50/s/s"}) {
+        CAPTURE(text);
+        CHECK_THROWS_AS(parse_rate(text), ParseError);
+    }
+    CHECK_THROWS_WITH(parse_rate("50/d"), "expected a rate like 50/s, 3000/m or 100/h, got \"50/d\"");
+    CHECK_THROWS_WITH(parse_rate("0/m"), "expected a rate from 1 to 1000000 per unit, got \"0/m\"");
+}

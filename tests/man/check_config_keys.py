@@ -3,7 +3,7 @@
 Three sources, each read as a set of (mapping, key) pairs, where the mapping is one of
   top      the top level of ringd.yaml        log     the `log:` mapping
   listener one entry of `listeners:`          limits  the top-level and per-listener `limits:`
-  admin    the `admin:` mapping
+  admin    the `admin:` mapping           connection_rate_per_source  its mapping inside `limits:`
 and a dotted key (`log.level`) stands for both (top, log) and (log, level):
 
   man page  daemon/config/ringd.yaml.5: the `.It Ic KEY` items of the sections TOP-LEVEL KEYS, LISTENERS,
@@ -32,7 +32,7 @@ PENDING: set[tuple[str, str]] = set()
 
 MAN_SECTIONS = {"TOP-LEVEL KEYS": "top", "LISTENERS": "listener", "LIMITS": "limits", "ADMIN LISTENER": "admin"}
 PARSER_LISTS = {"top_level_keys": "top", "log_keys": "log", "listener_keys": "listener", "limits_keys": "limits",
-                "admin_keys": "admin"}
+                "admin_keys": "admin", "connection_rate_keys": "connection_rate_per_source"}
 # Lists that name some keys of a mapping for another purpose: each must be a subset of that mapping's keys.
 PARSER_SUBSETS = {"include_file_keys": "top", "required_listener_keys": "listener"}
 
