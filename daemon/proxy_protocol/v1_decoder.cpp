@@ -178,7 +178,8 @@ DecodeResult decode_v1(std::span<const uint8_t> received)
     header.transport = Transport::stream;
 
     if (end == std::string_view::npos) {
-        if (text.size() == max_v1_bytes)
+        // With 106 bytes and no CR, the CRLF could only end at byte 108.
+        if (text.size() >= max_v1_bytes - 1)
             return make_error(ErrorKind::v1_too_long, "v1 header: no CRLF within the first %zu bytes", max_v1_bytes);
         if (auto error = check_line(text, false, header)) return *error;
         return NeedMore{std::max<std::size_t>(2, min_v1_bytes > text.size() ? min_v1_bytes - text.size() : 0)};
@@ -186,18 +187,13 @@ DecodeResult decode_v1(std::span<const uint8_t> received)
     if (text[end] == '\n')
         return make_error(ErrorKind::v1_syntax, "v1 header: a bare LF at byte %zu (the line must end with CRLF)",
                           end + 1);
-    // A CR: first check the line so far, so a bad line is refused without waiting for its LF.
-    if (auto error = check_line(text.substr(0, end), false, header)) return *error;
-    if (end + 1 == text.size()) {
-        if (text.size() == max_v1_bytes)
-            return make_error(ErrorKind::v1_too_long, "v1 header: no CRLF within the first %zu bytes", max_v1_bytes);
-        return NeedMore{1};
-    }
+    if (end + 2 > max_v1_bytes)
+        return make_error(ErrorKind::v1_too_long, "v1 header: no CRLF within the first %zu bytes", max_v1_bytes);
+    // A CR ends the line: judge it now, without waiting for the LF.
+    if (auto error = check_line(text.substr(0, end), true, header)) return *error;
+    if (end + 1 == text.size()) return NeedMore{1};
     if (text[end + 1] != '\n')
         return make_error(ErrorKind::v1_syntax, "v1 header: a CR not followed by LF at byte %zu", end + 1);
-    header = ProxyHeader{};
-    header.version = Version::v1;
-    if (auto error = check_line(text.substr(0, end), true, header)) return *error;
     return Complete{end + 2, std::move(header)};
 }
 
