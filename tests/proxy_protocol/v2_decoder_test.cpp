@@ -167,6 +167,14 @@ TEST_CASE("v2: the SSL TLV and its sub-TLVs")
     REQUIRE(unverified.ssl->sub_tlvs.empty());
 }
 
+TEST_CASE("v2: a CRC32C computed elsewhere (Python, bitwise) is accepted: big-endian, over the whole header")
+{
+    const Bytes header = hex("0d0a0d0a000d0a515549540a 2111 001e c0a80001 c0a8000b dc04 01bb"
+                             "01 0008 687474702f312e31 03 0004 0edec6af");
+    const ProxyHeader decoded = check_valid(header);
+    REQUIRE(decoded.find(tlv_type::crc32c)->value == hex("0edec6af"));
+}
+
 TEST_CASE("v2: CRC32C is verified over the whole header")
 {
     const Bytes good = with_crc(tlv(0x01, bytes_of("http/1.1")));
