@@ -76,8 +76,8 @@ test: release-builds build asan
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
 
-# libFuzzer targets (clang) for the remote-cmd frame decoder, argv splitter and line assembler, and the admin
-# listener's HTTP request parser, each run briefly.
+# libFuzzer targets (clang) for the remote-cmd frame decoder, argv splitter and line assembler, the admin
+# listener's HTTP request parser and the PROXY protocol codec, each run briefly.
 fuzz: deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DRINGD_FUZZ=ON
 	cmake --build build-fuzz -j $(JOBS) && ctest --test-dir build-fuzz -L fuzz --output-on-failure
