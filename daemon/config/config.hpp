@@ -58,7 +58,7 @@ struct Limits {
 
     // Per source: a client address (the one a PROXY header names, when there is one), masked to
     // source_prefix_v4 / source_prefix_v6, all workers together. Off unless set (`off` unsets an inherited one).
-    // Enforced by the engine: not wired yet (daemon/limits/source_table.hpp is the logic it will use).
+    // Enforced at accept (engine/worker_accept.cpp, with daemon/limits/source_table.hpp).
     std::optional<uint32_t> max_connections_per_source;
     std::optional<ConnectionRate> connection_rate_per_source;
     unsigned source_prefix_v4 = 32;       // 0..32
@@ -89,7 +89,7 @@ struct ListenerConfig {
     bool access_log = false;   // a record per closed or refused connection (docs/access-log.md)
     // PROXY protocol: a header from a peer in `proxy_trusted` names the real client. A unix listener has no
     // `proxy_trusted` (its peers have no address; the socket file's mode decides who may send a header).
-    // Enforced by the engine: not wired yet.
+    // Streams: engine/worker_accept.cpp. Datagrams: not acted on yet.
     ProxyProtocol proxy_protocol = ProxyProtocol::off;
     std::vector<Cidr> proxy_trusted;               // who may send a header; required with proxy_protocol on tcp/udp
     std::chrono::milliseconds proxy_timeout{3000}; // a stream's header must be complete this long after accept

@@ -129,7 +129,7 @@ void check_source_limits(const ListenerDraft& listener, std::vector<Diagnostic>&
                                        " is below max_connections " + max_connections +
                                        ": a source with an open connection is never forgotten, so that many clients "
                                        "from different addresses fill the table and every new source is refused "
-                                       "(table_full); make max_tracked_sources at least max_connections"));
+                                       "(source_table_full); make max_tracked_sources at least max_connections"));
     }
 }
 

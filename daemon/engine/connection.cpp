@@ -9,6 +9,8 @@ namespace ringd::engine {
 const char* to_string(Phase phase)
 {
     switch (phase) {
+    case Phase::awaiting_header:
+        return "awaiting_header";
     case Phase::connecting:
         return "connecting";
     case Phase::open:

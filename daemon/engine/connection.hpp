@@ -10,6 +10,8 @@
 #include "engine/output_queue.hpp"
 #include "engine/rearm_backoff.hpp"
 #include "engine/timer_queue.hpp"
+#include "limits/source_key.hpp"
+#include "proxy_protocol/header.hpp"
 #include "service/access_log.hpp"
 
 #include <cstdint>
@@ -58,8 +60,9 @@ struct ListenerSlot {
     std::optional<Clock::time_point> rearm_at;       // accept back-off after EMFILE/ENFILE, recvmsg after errors
     RearmBackoff recvmsg_backoff;                    // datagram: recvmsg errors in a row, rate-limited logging
     uint32_t connections = 0;
-    ConnectionList idle;    // open connections of this slot, least recently active first
-    msghdr recvmsg_shape{}; // datagram: tells multishot recvmsg how much name space to leave per buffer
+    ConnectionList idle;            // open connections of this slot, least recently active first
+    ConnectionList awaiting_header; // PROXY protocol: accepted, header not complete yet, oldest first
+    msghdr recvmsg_shape{};         // datagram: tells multishot recvmsg how much name space to leave per buffer
 };
 
 // One listener generation, and so one plugin instance, as present on one worker (ABI 1.1): from the plugin's
@@ -76,13 +79,16 @@ struct InstancePresence {
 
 // Where a connection is in its life. Moves only forward, in this order; a step may be skipped.
 enum class Phase : uint8_t {
-    connecting, // outbound (host->connect), not established yet: sends are queued, nothing is read or sent; a
-                // close or abort cancels the connect (worker_outbound.cpp)
-    open,       // on_open has run (or is running), or on_connect(0) has; the plugin gets on_data
-    closing,    // a close was asked for: no more on_data; queued output is flushed, then FIN, then input is
-                // discarded until the peer's FIN ("lingering close"), bounded by the close deadline
-    aborting,   // a reset was asked for (plugin abort, or a callback threw): torn down when the callback returns
-    torn_down,  // on_close has run and the close is queued; only completions still owed keep the slot
+    awaiting_header, // accepted on a listener with proxy_protocol, its PROXY header not complete yet: what it
+                     // sends goes to the decoder, the plugin knows nothing of it (no on_open, no on_close, no id);
+                     // a rejection tears it down from here (worker_accept.cpp)
+    connecting,      // outbound (host->connect), not established yet: sends are queued, nothing is read or sent; a
+                     // close or abort cancels the connect (worker_outbound.cpp)
+    open,            // on_open has run (or is running), or on_connect(0) has; the plugin gets on_data
+    closing,         // a close was asked for: no more on_data; queued output is flushed, then FIN, then input is
+                     // discarded until the peer's FIN ("lingering close"), bounded by the close deadline
+    aborting,        // a reset was asked for (plugin abort, or a callback threw): torn down when the callback returns
+    torn_down,       // on_close has run and the close is queued; only completions still owed keep the slot
 };
 
 // Our side of the byte stream.
@@ -112,6 +118,20 @@ enum class ConnectOp : uint8_t {
     none,       // accepted connection, or the connect's completion has arrived
     in_flight,  // submitted; on_connect not told yet
     cancelling, // torn down first: on_connect was told -ECANCELED, the completion is still owed
+};
+
+// A connection accepted on a listener with `proxy_protocol` (allocated only there): its header while it arrives,
+// then the addresses it names.
+struct ProxiedConnection {
+    // What arrived while awaiting_header and did not yet make a header: at most the decoder's bound
+    // (max_header_bytes) plus one receive buffer. Freed once the header is complete.
+    std::string received;
+    Clock::time_point deadline{}; // accepted + proxy_timeout: rejected if the header is not complete by then
+    // Once complete: the client and the address it connected to, as the header names them; len 0 when the header
+    // carries none (v1 UNKNOWN, v2 LOCAL or UNSPEC), and then the socket's own addresses stand.
+    service::SocketAddress client;
+    service::SocketAddress destination;
+    std::vector<proxy_protocol::Tlv> tlvs; // v2's TLVs, in wire order
 };
 
 // What an outbound connect's SQEs point at: kept until the connect's completion, whenever the kernel reads it.
@@ -150,6 +170,8 @@ struct Connection {
     uint16_t inflight = 0;         // SQEs whose completions are still owed; the slot is reused only at 0
     uint16_t running_children = 0; // spawned commands not yet delivered: the connection is not idle
     Phase phase = Phase::open;
+    // The source admitted by the listener's per-source limits: released once, at teardown.
+    std::optional<limits::SourceKey> source;
     ConnectOp connect = ConnectOp::none;
     bool outbound = false; // opened by host->connect: counts against max_outbound_connections, not max_connections
     WriteSide write = WriteSide::open;
@@ -165,6 +187,7 @@ struct Connection {
     msghdr send_msg{};
     iovec send_iov[max_send_iov]{};
     std::unique_ptr<ConnectAttempt> connect_attempt; // outbound: until the connect's completion arrives
+    std::unique_ptr<ProxiedConnection> proxied;      // listeners with proxy_protocol only
 
     // Traffic, for the access log. Plain fields: only this worker touches a connection.
     uint64_t bytes_in = 0;  // read from the socket, also what a closing connection discards
@@ -173,8 +196,12 @@ struct Connection {
     // submitted to the writer once every completion is in, so the byte counts are final (worker_access.cpp).
     std::unique_ptr<service::AccessLogEntry> access;
 
-    // A close or abort was asked for (or done): the plugin may not queue more. Not while connecting.
-    [[nodiscard]] bool closing() const { return phase != Phase::connecting && phase != Phase::open; }
+    // A close or abort was asked for (or done): the plugin may not queue more. Not while connecting (nor while
+    // awaiting a PROXY header, which ends in open or torn_down).
+    [[nodiscard]] bool closing() const
+    {
+        return phase == Phase::closing || phase == Phase::aborting || phase == Phase::torn_down;
+    }
     [[nodiscard]] bool torn_down() const { return phase == Phase::torn_down; }
     // One line for logs: "phase=closing write=fin_sent read=open recv=armed send=1 paused=plugin ..."
     [[nodiscard]] std::string describe() const;

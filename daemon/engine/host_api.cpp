@@ -7,8 +7,10 @@
 #include "plugin_host/plugin.hpp"
 #include "service/logging.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <optional>
 #include <spdlog/spdlog.h>
 
@@ -137,11 +139,21 @@ int host_resume_reading(ringd_conn* c)
     return conn != nullptr ? conn->worker->resume_reading(*conn) : -EPERM;
 }
 
+// An address a PROXY header named, handed out as getpeername(2) would: truncated to *len, *len set to its size.
+int copy_address(const service::SocketAddress& address, sockaddr* addr, socklen_t* len)
+{
+    if (addr == nullptr || len == nullptr) return -EFAULT;
+    std::memcpy(addr, &address.storage, std::min(*len, address.len));
+    *len = address.len;
+    return 0;
+}
+
 int host_peer_address(ringd_conn* c, sockaddr* addr, socklen_t* len)
 {
     Connection* conn = on_own_worker(c, "peer_address");
     if (conn == nullptr) return -EPERM;
     if (conn->fd < 0) return -EBADF; // after on_close
+    if (conn->proxied && conn->proxied->client.len != 0) return copy_address(conn->proxied->client, addr, len);
     return ::getpeername(conn->fd, addr, len) == 0 ? 0 : -errno;
 }
 
@@ -150,6 +162,9 @@ int host_local_address(ringd_conn* c, sockaddr* addr, socklen_t* len)
     Connection* conn = on_own_worker(c, "local_address");
     if (conn == nullptr) return -EPERM;
     if (conn->fd < 0) return -EBADF; // after on_close
+    if (conn->proxied && conn->proxied->destination.len != 0) {
+        return copy_address(conn->proxied->destination, addr, len);
+    }
     return ::getsockname(conn->fd, addr, len) == 0 ? 0 : -errno;
 }
 

@@ -152,11 +152,69 @@ std::shared_ptr<ListenerSockets> ListenerSockets::adopt(const config::Endpoint& 
     return std::shared_ptr<ListenerSockets>(new ListenerSockets(ep, std::move(fds), false));
 }
 
+namespace {
+
+limits::SourcePolicy source_policy_of(const config::Limits& limits)
+{
+    limits::SourcePolicy policy;
+    policy.max_connections_per_source = limits.max_connections_per_source;
+    if (const auto& rate = limits.connection_rate_per_source) {
+        policy.rate.emplace(limits::ConnectionRate{rate->count, rate->per, rate->burst});
+    }
+    return policy;
+}
+
+bool contained_in(const std::vector<config::Cidr>& ranges, const sockaddr* address)
+{
+    for (const config::Cidr& c : ranges) {
+        if (c.contains(address)) return true;
+    }
+    return false;
+}
+
+} // namespace
+
 Listener::Listener(config::ListenerConfig config, std::shared_ptr<ListenerSockets> sockets,
-                   std::shared_ptr<plugin_host::PluginInstance> plugin, std::shared_ptr<ListenerStats> stats)
-    : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin)), stats_(std::move(stats))
+                   std::shared_ptr<plugin_host::PluginInstance> plugin, std::shared_ptr<ListenerStats> stats,
+                   std::shared_ptr<limits::SourceTable> sources)
+    : config_(std::move(config)), sockets_(std::move(sockets)), plugin_(std::move(plugin)), stats_(std::move(stats)),
+      sources_(std::move(sources)), source_policy_(source_policy_of(config_.limits))
 {
     stats_->attach(plugin_.get());
+}
+
+std::optional<limits::SourceKey> Listener::source_of(const sockaddr* client) const
+{
+    if (!sources_) return std::nullopt;
+    return limits::source_key_of(client, {config_.limits.source_prefix_v4, config_.limits.source_prefix_v6});
+}
+
+limits::Admission Listener::admit_source(const limits::SourceKey& source) const
+{
+    return sources_->admit(source, limits::SourceTable::Clock::now(), source_policy_);
+}
+
+bool Listener::trusts_proxy(const sockaddr* peer) const
+{
+    return config_.endpoint.is_unix() || contained_in(config_.proxy_trusted, peer);
+}
+
+std::shared_ptr<limits::SourceTable> SourceTableRegistry::for_listener(const config::ListenerConfig& listener)
+{
+    std::erase_if(by_name_, [](const auto& entry) { return entry.second.table.expired(); });
+    const config::Limits& l = listener.limits;
+    if (!l.limits_per_source()) return nullptr;
+    Entry& entry = by_name_[listener.name];
+    if (auto table = entry.table.lock(); table && entry.max_tracked_sources == l.max_tracked_sources &&
+                                         entry.prefix_v4 == l.source_prefix_v4 &&
+                                         entry.prefix_v6 == l.source_prefix_v6) {
+        return table;
+    }
+    limits::SourceTable::Settings settings;
+    settings.max_tracked_sources = l.max_tracked_sources;
+    auto table = std::make_shared<limits::SourceTable>(settings); // its limits come with each admit()
+    entry = {table, l.max_tracked_sources, l.source_prefix_v4, l.source_prefix_v6};
+    return table;
 }
 
 Listener::~Listener()
@@ -166,14 +224,8 @@ Listener::~Listener()
 
 bool Listener::admits(const sockaddr* peer) const
 {
-    for (const config::Cidr& c : config_.deny) {
-        if (c.contains(peer)) return false;
-    }
-    if (config_.allow.empty()) return true;
-    for (const config::Cidr& c : config_.allow) {
-        if (c.contains(peer)) return true;
-    }
-    return false;
+    if (contained_in(config_.deny, peer)) return false;
+    return config_.allow.empty() || contained_in(config_.allow, peer);
 }
 
 bool Listener::try_add_connection()

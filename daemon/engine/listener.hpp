@@ -9,12 +9,15 @@
 
 #include "config/config.hpp"
 #include "engine/listener_stats.hpp"
+#include "limits/source_table.hpp"
 #include "plugin_host/plugin.hpp"
 #include "util/unique_fd.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <sys/types.h>
@@ -77,8 +80,10 @@ private:
 class Listener {
 public:
     // `stats`: the counters of the listener's name, shared with its other generations (ListenerStatsRegistry).
+    // `sources`: its per-source table (SourceTableRegistry), null when the config sets no per-source limit.
     Listener(config::ListenerConfig config, std::shared_ptr<ListenerSockets> sockets,
-             std::shared_ptr<plugin_host::PluginInstance> plugin, std::shared_ptr<ListenerStats> stats);
+             std::shared_ptr<plugin_host::PluginInstance> plugin, std::shared_ptr<ListenerStats> stats,
+             std::shared_ptr<limits::SourceTable> sources = nullptr);
     ~Listener();
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
@@ -109,6 +114,22 @@ public:
     {
         return sockets_->open_connections.load(std::memory_order_relaxed);
     }
+    // Per-source limits (max_connections_per_source, connection_rate_per_source), any worker thread.
+    [[nodiscard]] bool limits_sources() const { return sources_ != nullptr; }
+    // The source `client` counts as (its address masked to source_prefix_v4/v6); nullopt when it has no IP
+    // address (a unix peer, AF_UNSPEC) or the listener limits no source.
+    [[nodiscard]] std::optional<limits::SourceKey> source_of(const sockaddr* client) const;
+    // Reads the clock itself, right before the table does: a stale time would count against the bucket
+    // (SourceTable::admit). An admitted source is release_source()d once when its connection closes.
+    [[nodiscard]] limits::Admission admit_source(const limits::SourceKey& source) const;
+    void release_source(const limits::SourceKey& source) const { sources_->release(source); }
+    [[nodiscard]] const std::shared_ptr<limits::SourceTable>& source_table() const { return sources_; }
+
+    // PROXY protocol: on for this listener; a socket peer allowed to send a header (`proxy_trusted`; on a unix
+    // listener every peer is).
+    [[nodiscard]] bool expects_proxy_header() const { return config_.proxy_protocol != config::ProxyProtocol::off; }
+    [[nodiscard]] bool trusts_proxy(const sockaddr* peer) const;
+
     // The same for outbound connections, against max_outbound_connections.
     [[nodiscard]] bool try_add_outbound();
     void remove_outbound() { sockets_->open_outbound.fetch_sub(1, std::memory_order_relaxed); }
@@ -122,7 +143,27 @@ private:
     std::shared_ptr<ListenerSockets> sockets_;
     std::shared_ptr<plugin_host::PluginInstance> plugin_;
     std::shared_ptr<ListenerStats> stats_;
+    std::shared_ptr<limits::SourceTable> sources_;
+    limits::SourcePolicy source_policy_; // this generation's limits, applied through the table of its name
     std::weak_ptr<Listener> handover_from_;
+};
+
+// The per-source table of every listener name with per-source limits. A Listener that a reload makes for a name
+// gets the table its predecessor uses, so the connections open from each source still count; only a change of
+// max_tracked_sources or of a source prefix (which change what a source is) starts a fresh table. Main thread.
+class SourceTableRegistry {
+public:
+    // Null when `listener` sets no per-source limit.
+    [[nodiscard]] std::shared_ptr<limits::SourceTable> for_listener(const config::ListenerConfig& listener);
+
+private:
+    struct Entry {
+        std::weak_ptr<limits::SourceTable> table;
+        uint32_t max_tracked_sources = 0;
+        unsigned prefix_v4 = 0;
+        unsigned prefix_v6 = 0;
+    };
+    std::map<std::string, Entry> by_name_;
 };
 
 } // namespace ringd::engine

@@ -17,6 +17,27 @@ const char* to_string(Refusal reason)
         return "acl";
     case Refusal::worker_slots:
         return "worker_slots";
+    case Refusal::max_connections_per_source:
+        return "max_connections_per_source";
+    case Refusal::connection_rate_per_source:
+        return "connection_rate_per_source";
+    case Refusal::source_table_full:
+        return "source_table_full";
+    }
+    return "?";
+}
+
+const char* to_string(ProxyRejection reason)
+{
+    switch (reason) {
+    case ProxyRejection::untrusted:
+        return "untrusted";
+    case ProxyRejection::timeout:
+        return "timeout";
+    case ProxyRejection::malformed:
+        return "malformed";
+    case ProxyRejection::incomplete:
+        return "incomplete";
     }
     return "?";
 }
@@ -109,6 +130,7 @@ ListenerTotals ListenerStats::totals() const
         const ListenerCells& c = cells_[w];
         t.accepted += c.accepted.read();
         add_cells(t.refused, c.refused);
+        add_cells(t.proxy_rejected, c.proxy_rejected);
         t.bytes_received += c.bytes_received.read();
         t.bytes_sent += c.bytes_sent.read();
         t.datagrams_received += c.datagrams_received.read();

@@ -32,12 +32,27 @@ namespace ringd::engine {
 
 // Why a connection was refused before the plugin saw it (label `reason` of ringd_connections_refused_total).
 enum class Refusal : uint8_t {
-    max_connections, // the listener's max_connections are open
-    acl,             // the peer is not admitted by allow/deny
-    worker_slots,    // the worker has no connection slot left (its fixed cap of connections)
+    max_connections,            // the listener's max_connections are open
+    acl,                        // the peer is not admitted by allow/deny
+    worker_slots,               // the worker has no connection slot left (its fixed cap of connections)
+    max_connections_per_source, // the client's source has max_connections_per_source open
+    connection_rate_per_source, // the client's source has used up its connection_rate_per_source bucket
+    source_table_full,          // a new source, and the listener's per-source table is full of sources in use
 };
-inline constexpr std::size_t refusal_count = 3;
+inline constexpr std::size_t refusal_count = 6;
 [[nodiscard]] const char* to_string(Refusal reason);
+
+// Why a connection to a listener with `proxy_protocol` was closed before its PROXY header was complete (label
+// `reason` of ringd_proxy_protocol_rejected_total). What the header says about the client is then checked as any
+// peer is, and refused by Refusal.
+enum class ProxyRejection : uint8_t {
+    untrusted,  // the socket peer is not in proxy_trusted: its header is not read
+    timeout,    // no complete header within proxy_timeout
+    malformed,  // bytes that can never become a header this listener accepts (docs/proxy-protocol.md)
+    incomplete, // the peer closed or reset before its header was complete
+};
+inline constexpr std::size_t proxy_rejection_count = 4;
+[[nodiscard]] const char* to_string(ProxyRejection reason);
 
 // Why a datagram went nowhere (label `reason` of ringd_datagrams_dropped_total).
 enum class DatagramDrop : uint8_t {
@@ -75,13 +90,14 @@ inline constexpr std::size_t close_reason_count = 5; // ringd_close_reason: peer
 
 // One worker's counters of one listener name. Written only by that worker.
 struct alignas(64) ListenerCells {
-    CounterCell accepted;                               // admitted and handed to the plugin (on_open)
-    std::array<CounterCell, close_reason_count> closed; // accepted connections closed, by ringd_close_reason
-    std::array<CounterCell, refusal_count> refused;     // by Refusal
-    CounterCell bytes_received;                         // stream bytes read, datagram payload bytes received
-    CounterCell bytes_sent;                             // stream bytes the kernel took, datagram payload sent
-    CounterCell datagrams_received;                     // every datagram read, dropped ones included
-    CounterCell datagrams_sent;                         // replies the kernel sent
+    CounterCell accepted;                                          // admitted and handed to the plugin (on_open)
+    std::array<CounterCell, close_reason_count> closed;            // accepted connections closed, by ringd_close_reason
+    std::array<CounterCell, refusal_count> refused;                // by Refusal
+    std::array<CounterCell, proxy_rejection_count> proxy_rejected; // by ProxyRejection
+    CounterCell bytes_received;                                    // stream bytes read, datagram payload bytes received
+    CounterCell bytes_sent;         // stream bytes the kernel took, datagram payload sent
+    CounterCell datagrams_received; // every datagram read, dropped ones included
+    CounterCell datagrams_sent;     // replies the kernel sent
     std::array<CounterCell, datagram_drop_count> datagrams_dropped;  // by DatagramDrop
     CounterCell recvmsg_errors;                                      // failed recvmsg completions (not ENOBUFS)
     CounterCell outbound_started;                                    // connect() calls that made a connection
@@ -99,6 +115,7 @@ struct ListenerTotals {
     uint64_t accepted = 0;
     std::array<uint64_t, close_reason_count> closed{};
     std::array<uint64_t, refusal_count> refused{};
+    std::array<uint64_t, proxy_rejection_count> proxy_rejected{};
     uint64_t bytes_received = 0;
     uint64_t bytes_sent = 0;
     uint64_t datagrams_received = 0;

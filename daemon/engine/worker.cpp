@@ -313,6 +313,7 @@ std::optional<std::chrono::nanoseconds> Worker::until_next_deadline()
         if (!slot) continue;
         const auto idle = slot->listener->config().limits.idle_timeout;
         if (idle.count() > 0 && !slot->idle.empty()) earlier(slot->idle.front()->last_active + idle);
+        if (!slot->awaiting_header.empty()) earlier(slot->awaiting_header.front()->proxied->deadline);
         if (slot->rearm_at) earlier(*slot->rearm_at);
         if (slot->drain_deadline) earlier(*slot->drain_deadline);
     }
@@ -357,6 +358,7 @@ void Worker::check_idle_and_deadlines()
                 request_close(conn, RINGD_CLOSE_IDLE);
             }
         }
+        expire_header_waits(slot);
         if (slot.rearm_at && *slot.rearm_at <= now_) {
             slot.rearm_at.reset();
             if (!slot.retiring && slot.listener->is_datagram()) {
@@ -371,6 +373,8 @@ void Worker::check_idle_and_deadlines()
             slot.drain_deadline.reset();
             while (!slot.idle.empty())
                 teardown(*slot.idle.front(), RINGD_CLOSE_SHUTDOWN, true);
+            while (!slot.awaiting_header.empty())
+                teardown(*slot.awaiting_header.front(), RINGD_CLOSE_SHUTDOWN, true);
         }
     }
     while (!closing_.empty() && closing_.front()->close_deadline <= now_) {

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringd::engine {
@@ -155,13 +156,25 @@ private:
     ListenerSlot* slot_serving(const Listener* listener);
     void free_slot_if_done(ListenerSlot& slot);
 
-    // worker_stream.cpp: stream connections
+    // worker_accept.cpp: accepting, admission checks, the PROXY protocol header
     void arm_accept(ListenerSlot& slot);
     void on_accept(ListenerSlot& slot, const io_uring_cqe& cqe);
     void open_connection(ListenerSlot& slot, int fd);
-    // A new open Connection for `fd` on `slot` (its current listener generation), in the slot's idle list;
-    // nullptr when this worker has no connection slot left (conn_slot_limit): the caller still owns `fd`.
-    [[nodiscard]] Connection* add_connection(ListenerSlot& slot, int fd);
+    [[nodiscard]] std::optional<Refusal> admit_client(const Listener& listener, const service::SocketAddress& client,
+                                                      std::optional<limits::SourceKey>& source);
+    void refuse_at_accept(Listener& listener, int fd, Refusal refusal, const service::SocketAddress* peer);
+    void open_for_plugin(Connection& conn, const service::SocketAddress* peer);
+    void on_header_bytes(Connection& conn, const uint8_t* data, size_t len);
+    void header_complete(Connection& conn, proxy_protocol::ProxyHeader& header);
+    void reject_header(Connection& conn, ProxyRejection why, std::string_view detail);
+    void expire_header_waits(ListenerSlot& slot);
+    void warn_header_rejected(const Listener& listener, const service::SocketAddress& peer, std::string_view why);
+
+    // worker_stream.cpp: stream connections
+    // A new Connection for `fd` on `slot` (its current listener generation): `open`, in the slot's idle list, or
+    // `awaiting_header`, in its awaiting_header list; nullptr when this worker has no connection slot left
+    // (conn_slot_limit): the caller still owns `fd`.
+    [[nodiscard]] Connection* add_connection(ListenerSlot& slot, int fd, Phase phase);
     void arm_recv(Connection& conn);
     void on_recv(Connection& conn, const io_uring_cqe& cqe);
     void on_send(Connection& conn, const io_uring_cqe& cqe);
@@ -210,8 +223,9 @@ private:
     // worker_access.cpp: access log records (none unless the listener has access_log on)
     [[nodiscard]] bool access_logged(const Listener& listener) const;
     // A record for a connection refused at accept, before it was a Connection; `peer` if already known.
+    // `local` if not the socket's own (a PROXY header's destination).
     void log_refused(const Listener& listener, int fd, service::AccessReason reason,
-                     const service::SocketAddress* peer = nullptr);
+                     const service::SocketAddress* peer = nullptr, const service::SocketAddress* local = nullptr);
     void start_access_record(Connection& conn, const service::SocketAddress* peer);
     void start_outbound_record(Connection& conn, const sockaddr* address, socklen_t address_len);
     void note_outbound_established(Connection& conn);
@@ -281,6 +295,8 @@ private:
     plugin_host::PluginCallRecord call_record_; // bound to the worker thread while run() runs
     std::atomic<uint64_t> plugin_stalls_{0};
 
+    Clock::time_point last_header_warning_{}; // PROXY header rejections: one line a second at most
+    uint64_t header_warnings_suppressed_ = 0;
     Clock::time_point last_ring_warning_{};
     uint64_t ring_errors_unreported_ = 0;
     std::string failure_; // written once, before failed_ is set

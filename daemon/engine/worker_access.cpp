@@ -73,12 +73,13 @@ bool Worker::access_logged(const Listener& listener) const
     return options_.access_log != nullptr && listener.config().access_log;
 }
 
-void Worker::log_refused(const Listener& listener, int fd, AccessReason reason, const SocketAddress* peer)
+void Worker::log_refused(const Listener& listener, int fd, AccessReason reason, const SocketAddress* peer,
+                         const SocketAddress* local)
 {
     if (!access_logged(listener)) return;
     auto entry = new_entry(listener, AccessDirection::accepted);
     entry->record.peer = peer != nullptr ? *peer : peer_of(fd);
-    entry->record.local = local_of(fd);
+    entry->record.local = local != nullptr ? *local : local_of(fd);
     entry->record.reason = reason;
     (void)options_.access_log->submit(options_.index, std::move(entry)); // dropped (and counted) when full
 }
@@ -88,7 +89,9 @@ void Worker::start_access_record(Connection& conn, const SocketAddress* peer)
     if (!access_logged(*conn.listener)) return;
     conn.access = new_entry(*conn.listener, AccessDirection::accepted);
     conn.access->record.peer = peer != nullptr ? *peer : peer_of(conn.fd);
-    conn.access->record.local = local_of(conn.fd);
+    // Behind a PROXY header, the address the client connected to is the header's destination.
+    const bool proxied_local = conn.proxied && conn.proxied->destination.len != 0;
+    conn.access->record.local = proxied_local ? conn.proxied->destination : local_of(conn.fd);
 }
 
 void Worker::start_outbound_record(Connection& conn, const sockaddr* address, socklen_t address_len)

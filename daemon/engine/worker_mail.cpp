@@ -71,7 +71,7 @@ bool Worker::assign_slot(Connection& conn)
 void Worker::publish_state(const Connection& conn)
 {
     LiveState state = LiveState::writable;
-    if (conn.torn_down()) {
+    if (conn.torn_down() || conn.phase == Phase::awaiting_header) { // no plugin has its id yet
         state = LiveState::gone;
     } else if (conn.closing() || conn.write != WriteSide::open) {
         state = LiveState::closing;
@@ -227,7 +227,7 @@ Connection* Worker::connection_by_id(ringd_conn_id id)
     const uint32_t index = conn_id_slot(id);
     if (index >= connections_.size() || !connections_[index]) return nullptr;
     Connection* conn = connections_[index].get();
-    return conn->id == id ? conn : nullptr;
+    return conn->id == id && conn->phase != Phase::awaiting_header ? conn : nullptr;
 }
 
 void Worker::apply(MessagePtr message)

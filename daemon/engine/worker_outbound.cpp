@@ -97,7 +97,7 @@ int Worker::connect(const ringd_listener* self, const ringd_connect_request& req
     }
     Connection* conn = nullptr;
     try {
-        conn = add_connection(*slot, fd.get());
+        conn = add_connection(*slot, fd.get(), Phase::connecting);
     } catch (...) {
         listener.remove_outbound();
         throw;
@@ -107,7 +107,6 @@ int Worker::connect(const ringd_listener* self, const ringd_connect_request& req
         return -EMFILE;
     }
     (void)fd.release(); // the Connection owns it now
-    conn->phase = Phase::connecting;
     conn->outbound = true;
     conn->user = request.user;
     conn->connect_attempt = std::move(attempt);

@@ -28,89 +28,9 @@
 
 namespace ringd::engine {
 
-// ---- accept ------------------------------------------------------------------------------------------------
+// ---- connections ------------------------------------------------------------------------------------------
 
-void Worker::arm_accept(ListenerSlot& slot)
-{
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_multishot_accept(sqe, slot.fd, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, make_user_data(Op::accept, slot.index, slot.reuse_tag));
-    slot.armed = true;
-}
-
-void Worker::on_accept(ListenerSlot& slot, const io_uring_cqe& cqe)
-{
-    if (!(cqe.flags & IORING_CQE_F_MORE)) slot.armed = false;
-    if (cqe.res >= 0) {
-        open_connection(slot, cqe.res);
-    } else if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM) {
-        spdlog::warn("[{}] accept: {}; pausing accepts for 100 ms", slot.listener->name(), std::strerror(-cqe.res));
-        if (!slot.armed && !slot.retiring) slot.rearm_at = now_ + accept_backoff;
-        return;
-    } else if (cqe.res == -EINVAL) {
-        // The socket stopped listening (its listener was removed by a reload): nothing to re-arm.
-        free_slot_if_done(slot);
-        return;
-    } else if (cqe.res != -ECANCELED && cqe.res != -ECONNABORTED) {
-        spdlog::warn("[{}] accept: {}", slot.listener->name(), std::strerror(-cqe.res));
-    }
-    if (!slot.armed && !slot.retiring && !slot.rearm_at) {
-        arm_accept(slot);
-        stats_.accept_rearms.add();
-    }
-    free_slot_if_done(slot);
-}
-
-void Worker::open_connection(ListenerSlot& slot, int fd)
-{
-    Listener& listener = *slot.listener;
-    ListenerCells& cells = listener.cells(options_.index);
-    if (!listener.try_add_connection()) {
-        cells.refused[std::size_t(Refusal::max_connections)].add();
-        log_refused(listener, fd, service::AccessReason::max_connections);
-        close_fd_async(fd);
-        return;
-    }
-    service::SocketAddress peer; // len 0: not asked for
-    if (listener.has_acl()) {
-        socklen_t len = sizeof peer.storage;
-        const bool known = ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer.storage), &len) == 0;
-        if (known) peer.len = len;
-        if (!known || !listener.admits(reinterpret_cast<sockaddr*>(&peer.storage))) {
-            cells.refused[std::size_t(Refusal::acl)].add();
-            log_refused(listener, fd, service::AccessReason::acl, &peer);
-            listener.remove_connection();
-            close_fd_async(fd);
-            return;
-        }
-    }
-    Connection* added = add_connection(slot, fd);
-    if (added == nullptr) {
-        spdlog::error("[{}] worker {} has {} connection slots in use: refusing a connection", listener.name(),
-                      options_.index, conn_slot_limit);
-        cells.refused[std::size_t(Refusal::worker_slots)].add();
-        log_refused(listener, fd, service::AccessReason::connection_slots, peer.len != 0 ? &peer : nullptr);
-        listener.remove_connection();
-        close_fd_async(fd);
-        return;
-    }
-    cells.accepted.add();
-    Connection& conn = *added;
-    start_access_record(conn, peer.len != 0 ? &peer : nullptr);
-
-    const auto& d = listener.plugin()->d();
-    if (d.on_open != nullptr) {
-        void* instance = listener.plugin()->instance();
-        bool refused = false;
-        invoke(conn, PluginCallback::on_open,
-               [&] { refused = d.on_open(instance, reinterpret_cast<ringd_conn*>(&conn)) != 0; });
-        if (refused && !conn.torn_down()) teardown(conn, RINGD_CLOSE_LOCAL, true);
-        if (conn.torn_down()) return;
-    }
-    update_reading(conn);
-}
-
-Connection* Worker::add_connection(ListenerSlot& slot, int fd)
+Connection* Worker::add_connection(ListenerSlot& slot, int fd, Phase phase)
 {
     static_assert(sizeof(Connection) < 1024, "Connection is per-connection memory: keep it small");
     auto conn_ptr = std::make_unique<Connection>();
@@ -126,11 +46,16 @@ Connection* Worker::add_connection(ListenerSlot& slot, int fd)
     conn.fd = fd;
     conn.last_active = now_;
     conn.opened_at = now_;
+    conn.phase = phase;
+    if (phase == Phase::awaiting_header) {
+        conn.proxied = std::make_unique<ProxiedConnection>();
+        conn.proxied->deadline = now_ + listener.config().proxy_timeout;
+    }
     connections_[conn.index] = std::move(conn_ptr);
     publish_state(conn);
     ++slot.connections;
     live_connections_.fetch_add(1, std::memory_order_relaxed);
-    slot.idle.push_back(&conn);
+    (phase == Phase::awaiting_header ? slot.awaiting_header : slot.idle).push_back(&conn);
     return &conn;
 }
 
@@ -188,6 +113,8 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
             } else {
                 deliver_data(conn, data, std::size_t(cqe.res));
             }
+        } else if (conn.phase == Phase::awaiting_header) {
+            on_header_bytes(conn, data, std::size_t(cqe.res)); // may open the connection, or reject it
         }
         stream_buffers_.recycle(bid);
     } else if (cqe.res == 0) {
@@ -195,7 +122,9 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
     } else if (cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
         // The peer reset, or the socket failed: nothing more can be delivered either way.
         const bool by_peer = cqe.res == -ECONNRESET || cqe.res == -EPIPE || cqe.res == -ETIMEDOUT;
-        if (!conn.torn_down())
+        if (conn.phase == Phase::awaiting_header) {
+            reject_header(conn, ProxyRejection::incomplete, std::strerror(-cqe.res));
+        } else if (!conn.torn_down())
             teardown(conn,
                      conn.phase == Phase::closing ? conn.close_reason
                      : by_peer                    ? RINGD_CLOSE_PEER
@@ -213,6 +142,9 @@ void Worker::on_recv(Connection& conn, const io_uring_cqe& cqe)
 void Worker::on_peer_fin(Connection& conn)
 {
     if (conn.read != ReadSide::open) return;
+    if (conn.phase == Phase::awaiting_header) {
+        return reject_header(conn, ProxyRejection::incomplete, "the peer closed before its PROXY header was complete");
+    }
     if (conn.phase != Phase::open) {
         conn.read = ReadSide::at_eof; // closing anyway: the FIN only lets the lingering close finish
         settle(conn);
@@ -377,6 +309,8 @@ bool Worker::nothing_to_read(Connection& conn)
 void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
 {
     if (conn.closing()) return;
+    // The plugin has never heard of a connection awaiting its PROXY header: nothing of it to flush or tell.
+    if (conn.phase == Phase::awaiting_header) return teardown(conn, reason, true);
     // Nothing can be flushed before the connection exists: a close while connecting cancels the connect.
     if (conn.phase == Phase::connecting) return mark_aborting(conn, reason);
     conn.phase = Phase::closing;
@@ -392,6 +326,7 @@ void Worker::mark_closing(Connection& conn, ringd_close_reason reason)
 void Worker::mark_aborting(Connection& conn, ringd_close_reason reason)
 {
     if (conn.phase == Phase::aborting || conn.torn_down()) return;
+    if (conn.phase == Phase::awaiting_header) return teardown(conn, reason, true);
     conn.phase = Phase::aborting;
     conn.close_reason = reason;
     publish_state(conn);
@@ -406,6 +341,7 @@ void Worker::request_close(Connection& conn, ringd_close_reason reason)
 void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
 {
     if (conn.torn_down()) return;
+    const bool plugin_knows = conn.phase != Phase::awaiting_header; // on_open ran (or on_connect is owed)
     conn.phase = Phase::torn_down;
     publish_state(conn); // from now on send_to, close_id and post say -ENOENT
     note_teardown(conn, reason);
@@ -425,7 +361,7 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
     if (conn.send_in_flight) cancel_op(make_user_data(Op::send, conn.index, conn.reuse_tag));
     if (conn.connect == ConnectOp::in_flight) abandon_connect(conn, reason); // on_connect comes before on_close
     const auto& d = conn.listener->plugin()->d();
-    if (d.on_close != nullptr) {
+    if (d.on_close != nullptr && plugin_knows) {
         void* instance = conn.listener->plugin()->instance();
         (void)plugin_host::plugin_call_failed(conn.listener->call_target(), PluginCallback::on_close, [&] {
             d.on_close(instance, reinterpret_cast<ringd_conn*>(&conn), reason);
@@ -449,7 +385,9 @@ void Worker::teardown(Connection& conn, ringd_close_reason reason, bool abort)
         outbound_closed(conn);
     } else {
         conn.listener->remove_connection(); // max_connections admits a successor at once
-        conn.listener->cells(options_.index).count_close(uint8_t(reason), now_ - conn.opened_at);
+        if (conn.source) conn.listener->release_source(*std::exchange(conn.source, std::nullopt));
+        // Counted closed only if counted accepted (ringd_connections_active is the difference).
+        if (plugin_knows) conn.listener->cells(options_.index).count_close(uint8_t(reason), now_ - conn.opened_at);
     }
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
 }

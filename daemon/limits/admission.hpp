@@ -13,7 +13,7 @@ enum class Admission {
 };
 
 // The reason as metrics and logs name it, like the existing refusal reasons after the key that bit:
-// "max_connections_per_source", "connection_rate_per_source", "table_full" ("admitted" for admitted).
+// "max_connections_per_source", "connection_rate_per_source", "source_table_full" ("admitted" for admitted).
 [[nodiscard]] constexpr std::string_view describe(Admission admission)
 {
     switch (admission) {
@@ -24,7 +24,7 @@ enum class Admission {
     case Admission::refused_rate:
         return "connection_rate_per_source";
     case Admission::refused_table_full:
-        return "table_full";
+        return "source_table_full";
     }
     return "unknown";
 }

@@ -48,8 +48,13 @@ SourceShard& SourceTable::shard_of(uint64_t hash) const
 
 Admission SourceTable::admit(const SourceKey& key, Clock::time_point now)
 {
+    return admit(key, now, policy_);
+}
+
+Admission SourceTable::admit(const SourceKey& key, Clock::time_point now, const SourcePolicy& policy)
+{
     const uint64_t hash = hash_source_key(key, seed_);
-    return shard_of(hash).admit(key, hash, nanoseconds_of(now), policy_);
+    return shard_of(hash).admit(key, hash, nanoseconds_of(now), policy);
 }
 
 bool SourceTable::release(const SourceKey& key)

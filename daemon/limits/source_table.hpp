@@ -60,6 +60,9 @@ public:
     // workers passed by D (a loop's cached clock, a thread preempted after reading it) finds a source's bucket
     // D / interval tokens emptier than it is, which matters when D nears burst * interval.
     [[nodiscard]] Admission admit(const SourceKey& key, Clock::time_point now);
+    // The same under `policy` instead of the table's own: a listener whose limits a reload changed keeps the
+    // table (and so the counts of the connections already open) and checks new connections against the new limits.
+    [[nodiscard]] Admission admit(const SourceKey& key, Clock::time_point now, const SourcePolicy& policy);
     // Once per admitted connection, when it closes. False (and nothing changes) when the key has no open
     // connection: a release without its admit.
     bool release(const SourceKey& key);

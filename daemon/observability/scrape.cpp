@@ -114,6 +114,10 @@ void listener_metrics(PrometheusText& out, const std::vector<Row>& rows)
     f.by_reason<engine::refusal_count, engine::Refusal>(
         "ringd_connections_refused_total", "Connections closed at once, before the plugin saw them, by reason.",
         Kind::stream, [](const ListenerTotals& t) -> const auto& { return t.refused; }, &engine::to_string);
+    f.by_reason<engine::proxy_rejection_count, engine::ProxyRejection>(
+        "ringd_proxy_protocol_rejected_total",
+        "Connections to a proxy_protocol listener closed before their PROXY header was complete, by reason.",
+        Kind::stream, [](const ListenerTotals& t) -> const auto& { return t.proxy_rejected; }, &engine::to_string);
     f.by_reason<engine::close_reason_count, ringd_close_reason>(
         "ringd_connections_closed_total", "Accepted connections closed, by reason.", Kind::stream,
         [](const ListenerTotals& t) -> const auto& { return t.closed; }, &close_reason_name);

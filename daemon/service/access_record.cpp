@@ -71,6 +71,20 @@ const char* to_string(AccessReason reason)
         return "max_connections";
     case AccessReason::connection_slots:
         return "connection_slots";
+    case AccessReason::max_connections_per_source:
+        return "max_connections_per_source";
+    case AccessReason::connection_rate_per_source:
+        return "connection_rate_per_source";
+    case AccessReason::source_table_full:
+        return "source_table_full";
+    case AccessReason::proxy_untrusted:
+        return "proxy_untrusted";
+    case AccessReason::proxy_timeout:
+        return "proxy_timeout";
+    case AccessReason::proxy_malformed:
+        return "proxy_malformed";
+    case AccessReason::proxy_incomplete:
+        return "proxy_incomplete";
     }
     return "unknown";
 }

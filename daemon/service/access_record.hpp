@@ -17,14 +17,21 @@ namespace ringd::service {
 
 // Why the connection ended, or why it was refused. The first five are the plugin ABI's close reasons.
 enum class AccessReason : uint8_t {
-    peer,             // the peer closed or reset it
-    local,            // the plugin closed (or aborted) it
-    idle,             // idle_timeout
-    error,            // a socket error, a failed callback, a failed outbound connect
-    shutdown,         // ringd stopped, or the listener was removed and its drain timed out
-    acl,              // refused: `allow`/`deny`
-    max_connections,  // refused: the listener's max_connections
-    connection_slots, // refused: the worker has no connection slot left
+    peer,                       // the peer closed or reset it
+    local,                      // the plugin closed (or aborted) it
+    idle,                       // idle_timeout
+    error,                      // a socket error, a failed callback, a failed outbound connect
+    shutdown,                   // ringd stopped, or the listener was removed and its drain timed out
+    acl,                        // refused: `allow`/`deny`
+    max_connections,            // refused: the listener's max_connections
+    connection_slots,           // refused: the worker has no connection slot left
+    max_connections_per_source, // refused: the client's source has max_connections_per_source open
+    connection_rate_per_source, // refused: the client's source has used up its connection_rate_per_source
+    source_table_full,          // refused: a new source, and the listener's per-source table is full
+    proxy_untrusted,            // refused: a proxy_protocol listener's peer not in proxy_trusted
+    proxy_timeout,              // refused: no complete PROXY header within proxy_timeout
+    proxy_malformed,            // refused: a PROXY header the listener cannot accept
+    proxy_incomplete,           // refused: the peer closed before its PROXY header was complete
 };
 
 enum class AccessDirection : uint8_t {

@@ -136,8 +136,14 @@ bool same_service(const config::ListenerConfig& a, const config::ListenerConfig&
            a.plugin_config_yaml == b.plugin_config_yaml && same_cidrs(a.allow, b.allow) && same_cidrs(a.deny, b.deny) &&
            a.limits.max_connections == b.limits.max_connections && a.limits.idle_timeout == b.limits.idle_timeout &&
            a.limits.max_output_buffer == b.limits.max_output_buffer &&
-           a.limits.outbound_limit() == b.limits.outbound_limit() && a.unix_mode == b.unix_mode &&
-           a.access_log == b.access_log;
+           a.limits.outbound_limit() == b.limits.outbound_limit() &&
+           a.limits.max_connections_per_source == b.limits.max_connections_per_source &&
+           a.limits.connection_rate_per_source == b.limits.connection_rate_per_source &&
+           a.limits.source_prefix_v4 == b.limits.source_prefix_v4 &&
+           a.limits.source_prefix_v6 == b.limits.source_prefix_v6 &&
+           a.limits.max_tracked_sources == b.limits.max_tracked_sources && a.unix_mode == b.unix_mode &&
+           a.access_log == b.access_log && a.proxy_protocol == b.proxy_protocol &&
+           same_cidrs(a.proxy_trusted, b.proxy_trusted) && a.proxy_timeout == b.proxy_timeout;
 }
 
 void log_build_change(const engine::Listener& old, const engine::Listener& fresh)

@@ -292,7 +292,7 @@ std::shared_ptr<engine::Listener> Supervisor::make_listener(const config::Listen
                                                             std::shared_ptr<plugin_host::PluginInstance> plugin)
 {
     return std::make_shared<engine::Listener>(config, std::move(sockets), std::move(plugin),
-                                              stats_->for_listener(config.name));
+                                              stats_->for_listener(config.name), source_tables_.for_listener(config));
 }
 
 void Supervisor::reload()

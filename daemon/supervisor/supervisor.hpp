@@ -69,6 +69,7 @@ private:
     std::vector<std::shared_ptr<engine::Listener>> active_;
     std::string last_status_;
     std::unique_ptr<engine::ListenerStatsRegistry> stats_; // listener counters by name, across reloads
+    engine::SourceTableRegistry source_tables_;            // per-source limits' tables by name, across reloads
     std::shared_ptr<observability::AdminContext> admin_context_ = std::make_shared<observability::AdminContext>();
     observability::DaemonState state_ = observability::DaemonState::serving;
     std::optional<std::chrono::steady_clock::time_point> drain_deadline_; // draining: listeners accept until then

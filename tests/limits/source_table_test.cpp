@@ -178,5 +178,5 @@ TEST_CASE("refusal reasons are named after the key that refused", "[limits][tabl
 {
     CHECK(describe(Admission::refused_per_source_limit) == "max_connections_per_source");
     CHECK(describe(Admission::refused_rate) == "connection_rate_per_source");
-    CHECK(describe(Admission::refused_table_full) == "table_full");
+    CHECK(describe(Admission::refused_table_full) == "source_table_full");
 }

@@ -173,6 +173,8 @@ TEST_CASE("listener metrics sum the workers' cells, per kind of listener")
     CHECK(has_line(text, "ringd_connections_refused_total{listener=\"echo\",reason=\"acl\"} 1"));
     CHECK(has_line(text, "ringd_connections_refused_total{listener=\"echo\",reason=\"max_connections\"} 4"));
     CHECK(has_line(text, "ringd_connections_refused_total{listener=\"echo\",reason=\"worker_slots\"} 0"));
+    CHECK(has_line(text, "ringd_connections_refused_total{listener=\"echo\",reason=\"source_table_full\"} 0"));
+    CHECK(has_line(text, "ringd_proxy_protocol_rejected_total{listener=\"echo\",reason=\"timeout\"} 0"));
     CHECK(has_line(text, "ringd_connection_duration_seconds_bucket{listener=\"echo\",le=\"0.001\"} 0"));
     CHECK(has_line(text, "ringd_connection_duration_seconds_bucket{listener=\"echo\",le=\"0.005\"} 1"));
     CHECK(has_line(text, "ringd_connection_duration_seconds_bucket{listener=\"echo\",le=\"60\"} 1"));

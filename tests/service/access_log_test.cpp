@@ -185,6 +185,13 @@ TEST_CASE("each close and refusal reason has its name", "[access_log]")
         {AccessReason::acl, "acl"},
         {AccessReason::max_connections, "max_connections"},
         {AccessReason::connection_slots, "connection_slots"},
+        {AccessReason::max_connections_per_source, "max_connections_per_source"},
+        {AccessReason::connection_rate_per_source, "connection_rate_per_source"},
+        {AccessReason::source_table_full, "source_table_full"},
+        {AccessReason::proxy_untrusted, "proxy_untrusted"},
+        {AccessReason::proxy_timeout, "proxy_timeout"},
+        {AccessReason::proxy_malformed, "proxy_malformed"},
+        {AccessReason::proxy_incomplete, "proxy_incomplete"},
     };
     for (const auto& [reason, name] : names) {
         AccessRecord r;
