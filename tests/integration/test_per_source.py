@@ -137,6 +137,7 @@ class PerSourceCount(unittest.TestCase):
             raised = [listener("echo", tcp(port), "echo-upper", limits={"max_connections_per_source": 3})]
             lines = "".join(d.reload(config_yaml(raised)))
             self.assertNotIn("reload failed", lines)
+            self.assertIn("echo (tcp://127.0.0.1:%d) takes new settings" % port, lines, "same_service() missed it")
             # The open one still counts: two more, not three.
             more = [served("127.0.0.2", port), served("127.0.0.2", port)]
             self.assertTrue(refused_at_once("127.0.0.2", port), "the connection open across the reload was forgotten")
