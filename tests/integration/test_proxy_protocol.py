@@ -10,7 +10,7 @@ import time
 import unittest
 
 from admin_client import admin_config, scrape, value
-from ringd_harness import (Ringd, closed_by_peer, free_port, listener, main, recv_exactly, recv_until_eof, tcp,
+from ringd_harness import (Ringd, closed_by_peer, free_ports, listener, main, recv_exactly, recv_until_eof, tcp,
                            test_plugin, wait_until)
 from test_access_log import records_of
 
@@ -82,7 +82,7 @@ def rejected(metrics, name, reason):
 class ProxyProtocol(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.port, cls.narrow, cls.acl, cls.plain, cls.admin, cls.slow, cls.v2only = (free_port() for _ in range(7))
+        cls.port, cls.narrow, cls.acl, cls.plain, cls.admin, cls.slow, cls.v2only, cls.tod = free_ports(8)
         cls.unix_path = os.path.join(tempfile.gettempdir(), f"ringd-proxy-{os.getpid()}.sock")
         config = admin_config(cls.admin)
         config["access_log"] = True
@@ -94,6 +94,7 @@ class ProxyProtocol(unittest.TestCase):
             proxy_listener("v2only", cls.v2only, version="v2"),
             listener("local", "unix://" + cls.unix_path, test_plugin("whoami"), proxy_protocol="v1"),
             listener("plain", tcp(cls.plain), "echo-upper"),
+            listener("tod", tcp(cls.tod), "time-of-day"),
         ]
         cls.ringd = Ringd(listeners=listeners, config=config).start()
 
@@ -246,6 +247,10 @@ class ProxyProtocol(unittest.TestCase):
         s.sendall(header)
         self.assertEqual(recv_exactly(s, len(header)), header.upper())
         s.close()
+        t = connect_from("127.0.0.2", self.tod)
+        line = recv_until_eof(t)
+        self.assertTrue(line.endswith(b"\n") and len(line) > 10, f"time-of-day answered {line!r}")
+        t.close()
 
 
 if __name__ == "__main__":

@@ -263,7 +263,8 @@ typedef struct ringd_host {
     int (*pause_reading)(ringd_conn* conn);
     int (*resume_reading)(ringd_conn* conn);
 
-    /* Peer and local addresses. *len is in/out like getpeername(2). */
+    /* Peer and local addresses. *len is in/out like getpeername(2). On a listener with `proxy_protocol`, the
+     * client and destination its PROXY header named (the socket's own when the header named none, e.g. LOCAL). */
     int (*peer_address)(ringd_conn* conn, struct sockaddr* addr, socklen_t* len);
     int (*local_address)(ringd_conn* conn, struct sockaddr* addr, socklen_t* len);
 
