@@ -407,6 +407,21 @@ int host_metric_read(ringd_listener* self, int metric, int64_t* value)
     return instance != nullptr ? instance->metric_cells().read(metric, value) : -EINVAL;
 }
 
+int host_proxy_tlv(ringd_conn* c, uint8_t type, const void** data, size_t* len)
+{
+    Connection* conn = on_own_worker(c, "proxy_tlv");
+    if (conn == nullptr) return -EPERM;
+    if (data == nullptr || len == nullptr) return -EINVAL;
+    if (!conn->proxied) return -ENOENT;
+    for (const proxy_protocol::Tlv& tlv : conn->proxied->tlvs) {
+        if (tlv.type != type) continue;
+        *data = tlv.value.data();
+        *len = tlv.value.size();
+        return 0;
+    }
+    return -ENOENT;
+}
+
 constexpr ringd_host table = {
     .abi_version = RINGD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ringd_host),
@@ -445,6 +460,7 @@ constexpr ringd_host table = {
     .metric_register = &host_metric_register,
     .metric_add = &host_metric_add,
     .metric_read = &host_metric_read,
+    .proxy_tlv = &host_proxy_tlv,
 };
 
 } // namespace

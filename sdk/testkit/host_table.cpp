@@ -414,6 +414,14 @@ int host_metric_read(ringd_listener* self, int metric, int64_t* value)
     return 0;
 }
 
+// The testkit's connections arrive without a PROXY header: there is never a TLV.
+int host_proxy_tlv(ringd_conn* h, uint8_t, const void** data, size_t* len)
+{
+    int error;
+    if (conn_for(h, "proxy_tlv", error) == nullptr) return error;
+    return data == nullptr || len == nullptr ? -EINVAL : -ENOENT;
+}
+
 constexpr ringd_host table = {
     .abi_version = RINGD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ringd_host),
@@ -451,6 +459,7 @@ constexpr ringd_host table = {
     .metric_register = &host_metric_register,
     .metric_add = &host_metric_add,
     .metric_read = &host_metric_read,
+    .proxy_tlv = &host_proxy_tlv,
 };
 
 } // namespace

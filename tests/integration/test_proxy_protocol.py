@@ -29,6 +29,11 @@ def v2_inet(source, destination, sport, dport, command=0x1, transport=0x1, tlvs=
     return V2_SIGNATURE + bytes([0x20 | command, 0x10 | transport]) + struct.pack("!H", len(block)) + block
 
 
+def tlv(kind, value):
+    """One v2 TLV: type (1 byte), length (2 bytes, big-endian), value."""
+    return bytes([kind]) + struct.pack("!H", len(value)) + value
+
+
 def v2_inet6(source, destination, sport, dport):
     block = socket.inet_pton(socket.AF_INET6, source) + socket.inet_pton(socket.AF_INET6, destination)
     block += struct.pack("!HH", sport, dport)
@@ -145,6 +150,22 @@ class ProxyProtocol(unittest.TestCase):
         s.shutdown(socket.SHUT_WR)
         self.assertEqual(recv_until_eof(s), b"peer=203.0.113.11:7 local=192.0.2.1:8\nfirstsecond")
         s.close()
+
+    def test_v2_tlvs_reach_the_plugin_through_proxy_tlv(self):
+        tlvs = tlv(0x02, b"example.com") + tlv(0xE0, b"custom") + tlv(0x04, b"")
+        line, echoed, s = self.served(v2_inet("203.0.113.12", "192.0.2.1", 9, 10, tlvs=tlvs))
+        self.assertEqual(line, "peer=203.0.113.12:9 local=192.0.2.1:10 authority=example.com\n")
+        self.assertEqual(echoed, b"hello")
+        s.close()
+
+    def test_a_v2_header_with_a_wrong_crc32c_is_refused(self):
+        before = scrape(self.admin)
+        s = connect_from("127.0.0.2", self.port)
+        header = v2_inet("203.0.113.13", "192.0.2.1", 1, 2, tlvs=tlv(0x03, b"\x00\x00\x00\x01"))
+        self.assertTrue(closed_after_sending(s, header + b"hello"))
+        s.close()
+        wait_until(lambda: rejected(scrape(self.admin), "proxied", "malformed") >
+                   rejected(before, "proxied", "malformed"), what="the bad CRC counted")
 
     def test_local_command_keeps_the_socket_addresses(self):
         line, echoed, s = self.served(v2_local(), source="127.0.0.6")

@@ -22,8 +22,9 @@
  * ABI 1.1 (RINGD_PLUGIN_ABI_MINOR 1) adds: connection ids and calls that reach a connection from any thread
  * (send_to, close_id, post), tasks on a worker (post_worker), iteration over an instance's connections,
  * outbound connections (connect, on_connect), visible flow control (queued_output, notify_output_below,
- * on_output_drained), per-worker timers and lifecycle hooks, plugin counters and gauges, and state handover
- * across a reload (on_handover).
+ * on_output_drained), per-worker timers and lifecycle hooks, plugin counters and gauges, state handover
+ * across a reload (on_handover), and, appended later, the TLVs of a connection's PROXY protocol header
+ * (proxy_tlv).
  *
  * Threading model
  *   - create() is called on the daemon's main thread, once per listener (and again on every reload). destroy()
@@ -404,6 +405,17 @@ typedef struct ringd_host {
 
     /* Any thread: the metric's current value, summed over the workers. Returns 0 or -EINVAL (unknown id). */
     int (*metric_read)(ringd_listener* self, int metric, int64_t* value);
+
+    /* -- the PROXY protocol (appended after the first 1.1 release: check RINGD_HOST_HAS(host, proxy_tlv)) -- */
+
+    /* On the connection's worker: the first TLV of `type` (PP2_TYPE_ALPN 0x01, PP2_TYPE_AUTHORITY 0x02,
+     * PP2_TYPE_UNIQUE_ID 0x05, PP2_TYPE_SSL 0x20, a custom 0xE0-0xEF, ...) of the PROXY protocol v2 header the
+     * connection arrived with, on a listener with `proxy_protocol` (docs/proxy-protocol.md). Returns 0 and sets
+     * *data and *len to its value, which the host owns and keeps unchanged until on_close returns (*len may be 0);
+     * -ENOENT when the header has no such TLV, or there was no v2 header (a v1 header, a listener without
+     * proxy_protocol, an outbound connection); -EINVAL when data or len is NULL; -EPERM off the connection's
+     * worker. Datagrams have no connection, so their headers' TLVs are not available. */
+    int (*proxy_tlv)(ringd_conn* conn, uint8_t type, const void** data, size_t* len);
 } ringd_host;
 
 /* Whether the host table has `field` (a plugin built against a newer header, in an older host). */

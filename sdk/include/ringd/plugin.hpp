@@ -104,6 +104,12 @@ public:
     int resume_reading() const { return host_->resume_reading(conn_); }
     int peer_address(sockaddr* addr, socklen_t* len) const { return host_->peer_address(conn_, addr, len); }
     int local_address(sockaddr* addr, socklen_t* len) const { return host_->local_address(conn_, addr, len); }
+    // The first TLV of `type` of the connection's PROXY v2 header (ringd_host.proxy_tlv): 0 with *data/*len set,
+    // -ENOENT, or -ENOSYS from a host without the call.
+    int proxy_tlv(uint8_t type, const void** data, size_t* len) const
+    {
+        return RINGD_HOST_PROVIDES(host_, proxy_tlv) ? host_->proxy_tlv(conn_, type, data, len) : -ENOSYS;
+    }
     template <class T> [[nodiscard]] T* user() const { return static_cast<T*>(host_->get_user(conn_)); }
     void set_user(void* user) const { host_->set_user(conn_, user); }
     int64_t start_timer(uint64_t delay_ms, void* arg = nullptr) const

@@ -1,7 +1,8 @@
 // whoami: an echo on the bare C ABI that first says who it thinks the client is. on_open sends one line,
 // "peer=<address> local=<address>\n" (what the host's peer_address and local_address return: behind a PROXY
 // header, the addresses the header names), then every byte received is sent back unchanged. Addresses are
-// "1.2.3.4:5", "[::1]:5", "unix" (any AF_UNIX address) or "error:<errno>".
+// "1.2.3.4:5", "[::1]:5", "unix" (any AF_UNIX address) or "error:<errno>". When the connection's PROXY v2 header
+// carried an AUTHORITY TLV (0x02), " authority=<its value>" comes before the newline (ABI 1.1 proxy_tlv).
 #include <arpa/inet.h>
 #include <cstdio>
 #include <netinet/in.h>
@@ -50,7 +51,13 @@ int on_open(void* instance, ringd_conn* conn)
     socklen_t local_len = sizeof local;
     const int peer_rc = host->peer_address(conn, reinterpret_cast<sockaddr*>(&peer), &peer_len);
     const int local_rc = host->local_address(conn, reinterpret_cast<sockaddr*>(&local), &local_len);
-    const std::string line = "peer=" + text_of(peer_rc, peer) + " local=" + text_of(local_rc, local) + "\n";
+    std::string line = "peer=" + text_of(peer_rc, peer) + " local=" + text_of(local_rc, local);
+    const void* authority = nullptr;
+    size_t authority_len = 0;
+    if (RINGD_HOST_HAS(host, proxy_tlv) && host->proxy_tlv(conn, 0x02, &authority, &authority_len) == 0) {
+        line += " authority=" + std::string(static_cast<const char*>(authority), authority_len);
+    }
+    line += "\n";
     host->send(conn, line.data(), line.size());
     return 0;
 }
@@ -74,6 +81,13 @@ const ringd_plugin_descriptor descriptor = {
     .on_close = nullptr,
     .on_datagram = nullptr,
     .on_timer = nullptr,
+    .abi_minor = RINGD_PLUGIN_ABI_MINOR,
+    .on_connect = nullptr,
+    .on_output_drained = nullptr,
+    .on_worker_start = nullptr,
+    .on_worker_stop = nullptr,
+    .on_worker_timer = nullptr,
+    .on_handover = nullptr,
 };
 
 } // namespace
