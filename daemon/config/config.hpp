@@ -89,7 +89,7 @@ struct ListenerConfig {
     bool access_log = false;   // a record per closed or refused connection (docs/access-log.md)
     // PROXY protocol: a header from a peer in `proxy_trusted` names the real client. A unix listener has no
     // `proxy_trusted` (its peers have no address; the socket file's mode decides who may send a header).
-    // Streams: engine/worker_accept.cpp. Datagrams: not acted on yet.
+    // Streams: engine/worker_accept.cpp; datagrams: engine/worker_datagram.cpp.
     ProxyProtocol proxy_protocol = ProxyProtocol::off;
     std::vector<Cidr> proxy_trusted;               // who may send a header; required with proxy_protocol on tcp/udp
     std::chrono::milliseconds proxy_timeout{3000}; // a stream's header must be complete this long after accept

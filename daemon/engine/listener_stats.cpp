@@ -55,6 +55,10 @@ const char* to_string(DatagramDrop reason)
         return "send_queue_full";
     case DatagramDrop::send_failed:
         return "send_failed";
+    case DatagramDrop::proxy_untrusted:
+        return "proxy_untrusted";
+    case DatagramDrop::proxy_malformed:
+        return "proxy_malformed";
     }
     return "?";
 }

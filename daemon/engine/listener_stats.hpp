@@ -61,8 +61,10 @@ enum class DatagramDrop : uint8_t {
     stopping,        // received while the listener was being removed or ringd stopping: not given to the plugin
     send_queue_full, // a reply the worker's datagram send queue had no room for (the plugin got -ENOBUFS)
     send_failed,     // a reply the kernel refused to send (its completion carried an error)
+    proxy_untrusted, // proxy_protocol: from a sender not in proxy_trusted
+    proxy_malformed, // proxy_protocol: not starting with a valid v2 header with DGRAM transport (or none)
 };
-inline constexpr std::size_t datagram_drop_count = 5;
+inline constexpr std::size_t datagram_drop_count = 7;
 [[nodiscard]] const char* to_string(DatagramDrop reason);
 
 // Why an outbound connection (host->connect) never came to be (label `reason` of

@@ -1,7 +1,13 @@
 // Datagram listeners (UDP): multishot recvmsg into provided buffers, one plugin call per datagram, replies
 // queued through DatagramSender and submitted with the next batch.
+//
+// With `proxy_protocol: v2`, every datagram must come from a sender in proxy_trusted and begin with a v2 header
+// (DGRAM transport, or one without addresses): the plugin gets what follows it, with the client the header names as
+// `peer` (allow/deny are checked against that client), while a reply without an explicit destination goes back to
+// the sender, the balancer. Anything else is dropped and counted.
 #include "engine/user_data.hpp"
 #include "engine/worker.hpp"
+#include "proxy_protocol/decoder.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -17,6 +23,36 @@ constexpr unsigned max_udp_payload = 65535;
 constexpr unsigned datagram_buffer_size =
     (sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) + max_udp_payload + 4095) & ~4095u;
 constexpr uint16_t datagram_group = 1;
+
+// Where a datagram came from and what the plugin gets of it.
+struct DatagramView {
+    const sockaddr* peer;
+    socklen_t peer_len;
+    const uint8_t* payload;
+    size_t len;
+};
+
+// Strips a datagram's PROXY v2 header: `view` then names the client (unless the header names none) and the
+// payload behind the header, `client` holding the address. Returns the reason to drop it otherwise.
+std::optional<DatagramDrop> unwrap_proxy_header(const Listener& listener, DatagramView& view, sockaddr_storage& client)
+{
+    if (!listener.trusts_proxy(view.peer)) return DatagramDrop::proxy_untrusted;
+    proxy_protocol::DecodeOptions options;
+    options.accept = proxy_protocol::Accept::v2; // the config allows only v2 on udp://
+    auto result = proxy_protocol::decode({view.payload, view.len}, options);
+    auto* complete = std::get_if<proxy_protocol::Complete>(&result);
+    if (complete == nullptr) return DatagramDrop::proxy_malformed; // an error, or a header cut short (NeedMore)
+    const proxy_protocol::ProxyHeader& header = complete->header;
+    if (!header.use_socket_addresses) {
+        if (header.transport != proxy_protocol::Transport::dgram) return DatagramDrop::proxy_malformed;
+        std::memcpy(&client, &header.source.storage, sizeof client);
+        view.peer = reinterpret_cast<const sockaddr*>(&client);
+        view.peer_len = header.source.length;
+    }
+    view.payload += complete->consumed;
+    view.len -= complete->consumed;
+    return std::nullopt;
+}
 
 } // namespace
 
@@ -91,18 +127,23 @@ void Worker::deliver_datagram(ListenerSlot& slot, const io_uring_cqe& cqe)
     } else if (slot.retiring || shutting_down_) {
         cells.datagrams_dropped[std::size_t(DatagramDrop::stopping)].add();
     } else {
-        const auto* peer = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
-        const auto* payload = static_cast<const uint8_t*>(io_uring_recvmsg_payload(out, &slot.recvmsg_shape));
-        const auto len = io_uring_recvmsg_payload_length(out, cqe.res, &slot.recvmsg_shape);
-        cells.bytes_received.add(len);
-        if (listener.has_acl() && !listener.admits(peer)) {
-            cells.datagrams_dropped[std::size_t(DatagramDrop::acl)].add();
+        const auto* sender = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
+        DatagramView view{sender, socklen_t(out->namelen),
+                          static_cast<const uint8_t*>(io_uring_recvmsg_payload(out, &slot.recvmsg_shape)),
+                          io_uring_recvmsg_payload_length(out, cqe.res, &slot.recvmsg_shape)};
+        cells.bytes_received.add(view.len);
+        sockaddr_storage client{};
+        std::optional<DatagramDrop> drop;
+        if (listener.expects_proxy_header()) drop = unwrap_proxy_header(listener, view, client);
+        if (!drop && listener.has_acl() && !listener.admits(view.peer)) drop = DatagramDrop::acl;
+        if (drop) {
+            cells.datagrams_dropped[std::size_t(*drop)].add();
         } else if (const auto& d = listener.plugin()->d(); d.on_datagram != nullptr) {
-            DatagramContext ctx{this, &slot, peer, socklen_t(out->namelen)};
+            DatagramContext ctx{this, &slot, sender, socklen_t(out->namelen)}; // replies go back to the sender
             (void)plugin_host::plugin_call_failed(
                 listener.call_target(), plugin_host::PluginCallback::on_datagram, [&] {
-                    d.on_datagram(listener.plugin()->instance(), reinterpret_cast<ringd_datagram*>(&ctx), payload, len,
-                                  peer, socklen_t(out->namelen));
+                    d.on_datagram(listener.plugin()->instance(), reinterpret_cast<ringd_datagram*>(&ctx), view.payload,
+                                  view.len, view.peer, view.peer_len);
                 });
         }
     }

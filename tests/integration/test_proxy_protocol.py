@@ -10,8 +10,8 @@ import time
 import unittest
 
 from admin_client import admin_config, scrape, value
-from ringd_harness import (Ringd, closed_by_peer, free_ports, listener, main, recv_exactly, recv_until_eof, tcp,
-                           test_plugin, wait_until)
+from ringd_harness import (Ringd, closed_by_peer, free_port, free_ports, listener, main, recv_exactly,
+                           recv_until_eof, tcp, test_plugin, udp, wait_until)
 from test_access_log import records_of
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -272,6 +272,45 @@ class ProxyProtocol(unittest.TestCase):
         line = recv_until_eof(t)
         self.assertTrue(line.endswith(b"\n") and len(line) > 10, f"time-of-day answered {line!r}")
         t.close()
+
+
+class ProxyProtocolDatagrams(unittest.TestCase):
+    def test_each_datagram_carries_a_v2_header_and_replies_go_to_the_balancer(self):
+        port, admin = free_port(socket.SOCK_DGRAM), free_port()
+        listeners = [listener("dgram", udp(port), test_plugin("whoami"), proxy_protocol="v2",
+                              proxy_trusted=["127.0.0.2/32"], deny=["203.0.113.66/32"])]
+        with Ringd(listeners=listeners, config=admin_config(admin)) as d:
+            def exchange(source, datagram, expect_reply=True):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.bind((source, 0))
+                    s.settimeout(2.0 if expect_reply else 0.5)
+                    s.sendto(datagram, ("127.0.0.1", port))
+                    try:
+                        return s.recv(65536)
+                    except socket.timeout:
+                        return None
+
+            dgram = v2_inet("203.0.113.7", "192.0.2.1", 5353, 53, transport=0x2)
+            # The reply comes back to the balancer's socket; the plugin saw the client.
+            self.assertEqual(exchange("127.0.0.2", dgram + b"ping"), b"peer=203.0.113.7:5353 ping")
+            local = V2_SIGNATURE + bytes([0x20, 0x00]) + struct.pack("!H", 0)
+            self.assertTrue(exchange("127.0.0.2", local + b"check").startswith(b"peer=127.0.0.2:"))
+            drops = {
+                "proxy_untrusted": exchange("127.0.0.3", dgram + b"forged", False),
+                "proxy_malformed": [exchange("127.0.0.2", b"no header at all", False),
+                                    exchange("127.0.0.2", dgram[:20], False),  # cut short
+                                    exchange("127.0.0.2", v2_inet("203.0.113.7", "192.0.2.1", 1, 2) + b"stream",
+                                             False)],  # STREAM transport
+                "acl": exchange("127.0.0.2", v2_inet("203.0.113.66", "192.0.2.1", 1, 2, transport=0x2) + b"x",
+                                False),
+            }
+            self.assertEqual(drops, {"proxy_untrusted": None, "proxy_malformed": [None, None, None], "acl": None})
+            m = wait_until(lambda: (m := scrape(admin)) and value(
+                m, "ringd_datagrams_dropped_total", listener="dgram", reason="acl") == 1 and m)
+            self.assertEqual(value(m, "ringd_datagrams_dropped_total", listener="dgram", reason="proxy_untrusted"), 1)
+            self.assertEqual(value(m, "ringd_datagrams_dropped_total", listener="dgram", reason="proxy_malformed"), 3)
+            self.assertEqual(value(m, "ringd_datagrams_received_total", listener="dgram"), 7)
+            d.assert_exits_cleanly()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@
 // header, the addresses the header names), then every byte received is sent back unchanged. Addresses are
 // "1.2.3.4:5", "[::1]:5", "unix" (any AF_UNIX address) or "error:<errno>". When the connection's PROXY v2 header
 // carried an AUTHORITY TLV (0x02), " authority=<its value>" comes before the newline (ABI 1.1 proxy_tlv).
+// On a udp:// listener each datagram is answered (to the sender: send_datagram without a destination) with
+// "peer=<the peer on_datagram was given> " followed by the datagram.
+#include <algorithm>
 #include <arpa/inet.h>
-#include <cstdio>
+#include <cstring>
 #include <netinet/in.h>
 #include <ringd/plugin.h>
 #include <string>
@@ -67,19 +70,29 @@ void on_data(void* instance, ringd_conn* conn, const uint8_t* data, size_t len)
     host_of(instance)->send(conn, data, len);
 }
 
+void on_datagram(void* instance, ringd_datagram* dgram, const uint8_t* data, size_t len, const sockaddr* peer,
+                 socklen_t peer_len)
+{
+    sockaddr_storage address{};
+    std::memcpy(&address, peer, std::min<size_t>(peer_len, sizeof address));
+    std::string reply = "peer=" + text_of(0, address) + " ";
+    reply.append(reinterpret_cast<const char*>(data), len);
+    host_of(instance)->send_datagram(dgram, reply.data(), reply.size(), nullptr, 0);
+}
+
 const ringd_plugin_descriptor descriptor = {
     .abi_version = RINGD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(ringd_plugin_descriptor),
     .name = "whoami",
     .version = "1.0.0",
-    .socket_kinds = RINGD_KIND_STREAM,
+    .socket_kinds = RINGD_KIND_STREAM | RINGD_KIND_DATAGRAM,
     .create = &create,
     .destroy = &destroy,
     .on_open = &on_open,
     .on_data = &on_data,
     .on_peer_shutdown = nullptr,
     .on_close = nullptr,
-    .on_datagram = nullptr,
+    .on_datagram = &on_datagram,
     .on_timer = nullptr,
     .abi_minor = RINGD_PLUGIN_ABI_MINOR,
     .on_connect = nullptr,
