@@ -156,7 +156,9 @@ void Worker::open_connection(ListenerSlot& slot, int fd)
             return;
         }
         Connection* waiting = add_connection(slot, fd, Phase::awaiting_header);
-        if (waiting == nullptr) return refuse_at_accept(listener, fd, Refusal::worker_slots, &peer);
+        if (waiting == nullptr) {
+            return refuse_at_accept(listener, fd, Refusal::worker_slots, peer.len != 0 ? &peer : nullptr);
+        }
         update_reading(*waiting);
         return;
     }
