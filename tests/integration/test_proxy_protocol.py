@@ -253,6 +253,18 @@ class ProxyProtocol(unittest.TestCase):
         first.close()
         other.close()
 
+    def test_ipv6_clients_in_one_64_are_one_source(self):
+        line, _, first = self.served(v2_inet6("2001:db8:1::1", "2001:db8::ff", 1, 2), source="127.0.0.8")
+        self.assertEqual(line, "peer=[2001:db8:1::1]:1 local=[2001:db8::ff]:2\n")
+        neighbour = connect_from("127.0.0.8", self.port)  # same /64 (source_prefix_v6 64): the same source
+        self.assertTrue(closed_after_sending(neighbour, v2_inet6("2001:db8:1::2", "2001:db8::ff", 3, 2) + b"hi"),
+                        "a second client of the same /64 was served with max_connections_per_source 1")
+        neighbour.close()
+        line, _, other = self.served(v2_inet6("2001:db8:2::1", "2001:db8::ff", 1, 2), source="127.0.0.8")
+        self.assertEqual(line, "peer=[2001:db8:2::1]:1 local=[2001:db8::ff]:2\n")
+        first.close()
+        other.close()
+
     def test_unix_listener_takes_the_header_from_any_peer(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(10)
