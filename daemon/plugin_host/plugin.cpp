@@ -223,6 +223,7 @@ PluginInstance::create_builtin(std::shared_ptr<PluginLibrary> library, const Ins
     result->creating_thread_.store(std::thread::id(), std::memory_order_relaxed);
     if (threw) throw PluginConfigError("", "built-in handler " + std::string(result->d().name) + " could not start");
     result->instance_ = instance;
+    result->created_ = true; // destroy() follows, as for a loaded plugin
     return result;
 }
 
