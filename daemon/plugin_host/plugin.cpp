@@ -161,6 +161,25 @@ PluginInstance::~PluginInstance()
     (void)plugin_call_failed(call_target_, PluginCallback::destroy, [&] { d().destroy(instance_); });
 }
 
+namespace {
+
+// What create() gets, loaded plugin or built-in handler alike. Points into spec and handle, which outlive the call.
+ringd_instance_args instance_args(const InstanceSpec& spec, ringd_listener& handle)
+{
+    ringd_instance_args args{};
+    args.struct_size = sizeof args;
+    args.socket_kind = spec.socket_kind;
+    args.listener_name = handle.name.c_str();
+    args.config_yaml = spec.config_yaml.c_str();
+    args.config_len = spec.config_yaml.size();
+    args.worker_count = spec.worker_count;
+    args.host = spec.host;
+    args.listener = &handle;
+    return args;
+}
+
+} // namespace
+
 std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library, const InstanceSpec& spec)
 {
     const ringd_plugin_descriptor& d = library->descriptor();
@@ -169,15 +188,7 @@ std::shared_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
         throw PluginLoadError("plugin " + std::string(d.name) + " does not serve " + kind + " listeners");
     }
     auto handle = std::make_unique<ringd_listener>(ringd_listener{spec.listener_name});
-    ringd_instance_args args{};
-    args.struct_size = sizeof args;
-    args.socket_kind = spec.socket_kind;
-    args.listener_name = handle->name.c_str();
-    args.config_yaml = spec.config_yaml.c_str();
-    args.config_len = spec.config_yaml.size();
-    args.worker_count = spec.worker_count;
-    args.host = spec.host;
-    args.listener = handle.get();
+    const ringd_instance_args args = instance_args(spec, *handle);
 
     std::shared_ptr<PluginInstance> result(
         new PluginInstance(std::move(library), std::move(handle), spec.worker_count));
@@ -205,15 +216,7 @@ PluginInstance::create_builtin(std::shared_ptr<PluginLibrary> library, const Ins
                                const std::function<void*(const ringd_instance_args&)>& make)
 {
     auto handle = std::make_unique<ringd_listener>(ringd_listener{spec.listener_name});
-    ringd_instance_args args{};
-    args.struct_size = sizeof args;
-    args.socket_kind = spec.socket_kind;
-    args.listener_name = handle->name.c_str();
-    args.config_yaml = spec.config_yaml.c_str();
-    args.config_len = spec.config_yaml.size();
-    args.worker_count = spec.worker_count;
-    args.host = spec.host;
-    args.listener = handle.get();
+    const ringd_instance_args args = instance_args(spec, *handle);
     std::shared_ptr<PluginInstance> result(
         new PluginInstance(std::move(library), std::move(handle), spec.worker_count));
     void* instance = nullptr;
@@ -223,6 +226,7 @@ PluginInstance::create_builtin(std::shared_ptr<PluginLibrary> library, const Ins
     result->creating_thread_.store(std::thread::id(), std::memory_order_relaxed);
     if (threw) throw PluginConfigError("", "built-in handler " + std::string(result->d().name) + " could not start");
     result->instance_ = instance;
+    result->created_ = true; // destroy() follows, as for a loaded plugin
     return result;
 }
 

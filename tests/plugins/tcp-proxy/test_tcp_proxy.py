@@ -373,7 +373,11 @@ class UpstreamHealth(ProxyCase):
             started = time.monotonic()
             with connect(port) as c:
                 c.sendall(b"anyone?")
-                self.assertEqual(recv_until_eof(c, timeout=5), b"")
+                # A FIN, or a reset when the close overtook "anyone?" (then unread in ringd's socket): closed either way.
+                try:
+                    self.assertEqual(recv_until_eof(c, timeout=5), b"")
+                except ConnectionResetError:
+                    pass
             self.assertLess(time.monotonic() - started, scaled(0.5, 2.0))
         d.assert_exits_cleanly()
 
