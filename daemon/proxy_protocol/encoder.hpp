@@ -1,4 +1,4 @@
-// The PROXY protocol encoder, for the sending side (tcp-proxy's future `send_proxy: v1 | v2`): the header that
+// The PROXY protocol encoder, for the sending side (tcp-proxy's `send_proxy: v1 | v2`): the header that
 // tells the next hop the addresses of the client's connection.
 #pragma once
 

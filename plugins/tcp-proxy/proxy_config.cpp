@@ -1,4 +1,4 @@
-// tcp-proxy's config: upstreams (the same address grammar as `listen:`), balance, timeouts, buffer.
+// tcp-proxy's config: upstreams (the same address grammar as `listen:`), balance, timeouts, buffer, send_proxy.
 #include "proxy_config.hpp"
 
 #include "common/config_mapping.hpp"
@@ -61,6 +61,15 @@ std::chrono::milliseconds positive_duration(const YAML::Node& node, const std::s
     }
 }
 
+SendProxy send_proxy(const YAML::Node& node, const std::string& key)
+{
+    const std::string v = plugin_common::scalar_text(node, key, "v1, v2 or off");
+    if (v == "v1") return SendProxy::v1;
+    if (v == "v2") return SendProxy::v2;
+    if (v == "off") return SendProxy::off;
+    throw ConfigError(key, "expected v1, v2 or off, got \"" + v + "\"");
+}
+
 } // namespace
 
 Config parse_config(std::string_view yaml)
@@ -91,8 +100,11 @@ Config parse_config(std::string_view yaml)
                 throw ConfigError(key, e.what());
             }
             if (c.buffer < 4096 || c.buffer > (64u << 20)) throw ConfigError(key, "must be between 4KiB and 64MiB");
+        } else if (key == "send_proxy") {
+            c.send_proxy = send_proxy(value, key);
         } else {
-            throw ConfigError(key, "unknown key (known: upstreams, balance, connect_timeout, down_time, buffer)");
+            throw ConfigError(key, "unknown key (known: upstreams, balance, connect_timeout, down_time, buffer, "
+                                   "send_proxy)");
         }
     }
     if (!has_upstreams) throw ConfigError("", "upstreams: is required (a list of tcp:// or unix:// addresses)");

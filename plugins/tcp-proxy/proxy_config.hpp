@@ -12,6 +12,9 @@ namespace ringd::tcp_proxy {
 
 enum class Balance { round_robin, least_connections };
 
+// Whether each upstream connection starts with a PROXY protocol header naming the client (docs/proxy-protocol.md).
+enum class SendProxy { off, v1, v2 };
+
 struct Config {
     std::vector<config::Endpoint> upstreams; // tcp:// (IPv4, [IPv6]) or unix://, in the order written
     Balance balance = Balance::round_robin;
@@ -23,6 +26,7 @@ struct Config {
     // proxied pair's memory at about 2 x buffer whatever its peers do. Keep it at most the listener's
     // max_output_buffer (README.md, "Backpressure").
     uint64_t buffer = 256 * 1024;
+    SendProxy send_proxy = SendProxy::off;
 };
 
 // Parses the listener's `config:` YAML. Throws ringd::ConfigError with the dotted key at fault (for example

@@ -12,9 +12,12 @@
 //   - A FIN from one side becomes shutdown_write on the other, after every byte before it; once both sides have
 //     sent FIN both are closed. A side that closes for any other reason (reset, error, idle timeout) has the
 //     other closed after what is queued for it has been sent.
+//   - With send_proxy, the PROXY header naming the client's connection is queued on each upstream connection the
+//     moment it is established, ahead of anything the client sent (ringd's own encoder, one copy of the code).
 #include "connect_outcome.hpp"
 #include "flow.hpp"
 #include "proxy_config.hpp"
+#include "proxy_protocol/encoder.hpp"
 #include "upstream_set.hpp"
 
 #include <atomic>
@@ -24,6 +27,7 @@
 #include <ringd/plugin.hpp>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -106,6 +110,7 @@ public:
         if (error == 0) {
             // (A client that left meanwhile has cancelled this connect: on_connect then says -ECANCELED.)
             pair.link = Link::relaying;
+            if (config_.send_proxy != SendProxy::off) upstream.send(proxy_header(client(pair)));
             if (upstreams_.mark_up(pair.upstream_index)) {
                 metric_add(upstreams_down_, -1);
                 log().info("upstream " + config_.upstreams[pair.upstream_index].text + " is up again");
@@ -181,6 +186,25 @@ public:
 private:
     ringd::Connection client(const Pair& pair) const { return {host(), pair.client}; }
     ringd::Connection upstream(const Pair& pair) const { return {host(), pair.upstream}; }
+
+    // The header that starts an upstream connection: source = the client's peer address, destination = the
+    // address it connected to (both as ringd reports them, so a client that came through a PROXY-speaking
+    // balancer is named as that balancer named it). An address the host cannot give (an unnamed unix peer) is
+    // left empty, which the encoder sends as UNKNOWN (v1) or UNSPEC (v2).
+    std::string proxy_header(ringd::Connection from) const
+    {
+        namespace pp = ringd::proxy_protocol;
+        pp::SocketAddress source, destination;
+        source.length = sizeof source.storage;
+        if (from.peer_address(reinterpret_cast<sockaddr*>(&source.storage), &source.length) != 0) source = {};
+        destination.length = sizeof destination.storage;
+        if (from.local_address(reinterpret_cast<sockaddr*>(&destination.storage), &destination.length) != 0) {
+            destination = {};
+        }
+        if (config_.send_proxy == SendProxy::v1) return pp::encode_v1(source, destination);
+        const std::vector<uint8_t> v2 = pp::encode_v2(source, destination);
+        return {v2.begin(), v2.end()};
+    }
 
     // Opens a connection to the next upstream this client has not tried that is not down. False when there is
     // none (or ringd cannot open one): the caller closes the client.

@@ -33,13 +33,14 @@ TEST_CASE("defaults, with the one required key", "[tcp_proxy][config]")
     CHECK(c.connect_timeout == 2s);
     CHECK(c.down_time == 10s);
     CHECK(c.buffer == 256 * 1024);
+    CHECK(c.send_proxy == SendProxy::off);
 }
 
 TEST_CASE("every key", "[tcp_proxy][config]")
 {
     const Config c = parse_config("upstreams: [tcp://127.0.0.1:9000, 'tcp://[::1]:9001', unix:///run/app.sock, "
                                   "unix:@app]\nbalance: least_connections\nconnect_timeout: 500ms\ndown_time: 1m\n"
-                                  "buffer: 1MiB\n");
+                                  "buffer: 1MiB\nsend_proxy: v2\n");
     REQUIRE(c.upstreams.size() == 4);
     CHECK(c.upstreams[1].family() == AF_INET6);
     CHECK(c.upstreams[2].is_unix());
@@ -48,6 +49,9 @@ TEST_CASE("every key", "[tcp_proxy][config]")
     CHECK(c.connect_timeout == 500ms);
     CHECK(c.down_time == 60s);
     CHECK(c.buffer == 1024 * 1024);
+    CHECK(c.send_proxy == SendProxy::v2);
+    CHECK(parse_config("{upstreams: [tcp://127.0.0.1:9000], send_proxy: v1}").send_proxy == SendProxy::v1);
+    CHECK(parse_config("{upstreams: [tcp://127.0.0.1:9000], send_proxy: off}").send_proxy == SendProxy::off);
 }
 
 TEST_CASE("bad configs name the key at fault", "[tcp_proxy][config]")
@@ -71,6 +75,8 @@ TEST_CASE("bad configs name the key at fault", "[tcp_proxy][config]")
         {"{upstreams: [tcp://127.0.0.1:9000], down_time: 2h}", "down_time", "at most 1h"},
         {"{upstreams: [tcp://127.0.0.1:9000], buffer: 1KiB}", "buffer", "between 4KiB and 64MiB"},
         {"{upstreams: [tcp://127.0.0.1:9000], buffer: lots}", "buffer", "expected a size"},
+        {"{upstreams: [tcp://127.0.0.1:9000], send_proxy: v3}", "send_proxy", "expected v1, v2 or off"},
+        {"{upstreams: [tcp://127.0.0.1:9000], send_proxy: [v1]}", "send_proxy", "expected v1, v2 or off"},
         {"{upstreams: [tcp://127.0.0.1:9000], upstream: x}", "upstream", "unknown key"},
         {"[tcp://127.0.0.1:9000]", "", "must be a mapping"},
     };

@@ -79,6 +79,48 @@ TEST_CASE("bytes are relayed both ways, however they are segmented", "[tcp_proxy
     CHECK(kit.metric("bytes_to_client") == 8);
 }
 
+TEST_CASE("send_proxy: the PROXY header comes first on every upstream connection, before early bytes",
+          "[tcp_proxy][send_proxy]")
+{
+    Kit v1 = proxy("{upstreams: [tcp://127.0.0.1:9001, tcp://127.0.0.1:9002], send_proxy: v1}",
+                   {.local_address = "127.0.0.1:7000"});
+    Connection client = v1.open({.peer = "127.0.0.9:40001"});
+    client.feed("early");
+    pending(v1).refuse(); // the next upstream gets its own header, again first
+    Connection upstream = pending(v1);
+    upstream.accept();
+    CHECK(upstream.take_output() == "PROXY TCP4 127.0.0.9 127.0.0.1 40001 7000\r\nearly");
+    client.feed("later");
+    CHECK(upstream.take_output() == "later");
+    CHECK(v1.metric("bytes_to_upstream") == 10); // the header is not relayed bytes
+
+    Kit v2 = proxy("{upstreams: [tcp://127.0.0.1:9001], send_proxy: v2}", {.local_address = "[::1]:7001"});
+    Connection client6 = v2.open({.peer = "[::2]:40002"});
+    Connection upstream6 = pending(v2);
+    upstream6.accept();
+    client6.feed("x");
+    const std::string out = upstream6.take_output();
+    const std::string signature("\r\n\r\n\0\r\nQUIT\n", 12);
+    REQUIRE(out.size() == 16 + 36 + 1);
+    CHECK(out.substr(0, 12) == signature);
+    CHECK(uint8_t(out[12]) == 0x21); // v2, PROXY
+    CHECK(uint8_t(out[13]) == 0x21); // TCP over IPv6
+    CHECK(uint8_t(out[14]) == 0);
+    CHECK(uint8_t(out[15]) == 36);
+    CHECK(uint8_t(out[16 + 15]) == 2); // source ::2
+    CHECK(uint8_t(out[16 + 31]) == 1); // destination ::1
+    CHECK(uint8_t(out[48]) * 256 + uint8_t(out[49]) == 40002);
+    CHECK(uint8_t(out[50]) * 256 + uint8_t(out[51]) == 7001);
+    CHECK(out.back() == 'x');
+
+    Kit off = proxy("{upstreams: [tcp://127.0.0.1:9001]}");
+    Connection plain = off.open();
+    Connection plain_up = pending(off);
+    plain_up.accept();
+    plain.feed("y");
+    CHECK(plain_up.take_output() == "y");
+}
+
 TEST_CASE("a refused upstream is marked down once, and the client's bytes go to the next", "[tcp_proxy]")
 {
     Kit kit = proxy();

@@ -1,13 +1,14 @@
 """tcp-proxy against the real daemon, over loopback: ringd relays each client to upstream servers that this test
 runs (Python, in threads): 1 GiB byte-exact both ways in random segments, half-close both ways, backpressure
 both ways with ringd's RSS measured, a dead upstream skipped and logged, all upstreams down, unix and IPv6
-upstreams, least_connections, and 1,000 proxied connections without a thread or a descriptor left behind."""
+upstreams, least_connections, send_proxy v1 and v2 (parsed here by hand), and 1,000 proxied connections without a thread or a descriptor left behind."""
 
 import hashlib
 import os
 import random
 import select
 import socket
+import struct
 import tempfile
 import threading
 import time
@@ -463,6 +464,62 @@ class Scale(ProxyCase):
         wait_until(lambda: d.open_fds() == fds_before, timeout=scaled(10, 30), what="ringd's descriptors to go back")
         wait_until(lambda: u.open == 0, what="every upstream connection to close")
         self.assertEqual(threads(), threads_before)
+        d.assert_exits_cleanly()
+
+
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def read_proxy_header(conn):
+    """Reads one PROXY header (v1 or v2, TCP over IPv4) off `conn`, parsed by hand from the spec; returns
+    (version, (source ip, port), (destination ip, port)) and leaves the bytes after it unread."""
+    first = recv_exactly(conn, 16)
+    if first.startswith(b"PROXY "):
+        line = first
+        while not line.endswith(b"\r\n"):
+            line += recv_exactly(conn, 1)
+            assert len(line) <= 107, line
+        proto, src, dst, sport, dport = line[6:-2].decode("ascii").split(" ")
+        assert proto == "TCP4", line
+        return 1, (src, int(sport)), (dst, int(dport))
+    assert first[:12] == V2_SIGNATURE, first
+    assert first[12] == 0x21 and first[13] == 0x11, first  # v2 PROXY, TCP over IPv4
+    body = recv_exactly(conn, struct.unpack("!H", first[14:16])[0])
+    src, dst, sport, dport = struct.unpack("!4s4sHH", body[:12])
+    return 2, (socket.inet_ntoa(src), sport), (socket.inet_ntoa(dst), dport)
+
+
+class SendProxy(ProxyCase):
+    def check_header_first(self, version):
+        headers = []
+
+        def header_then_echo(conn, _index):
+            headers.append(read_proxy_header(conn))
+            serve_echo(conn, _index)
+
+        u = self.upstream(header_then_echo)
+        d, port = self.proxy([u.url], send_proxy=version)
+        for source in ("127.0.0.2", "127.0.0.3"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as c:
+                c.sendall(b"after the header")
+                self.assertEqual(recv_exactly(c, 16), b"after the header")
+                want = (int(version[1]), c.getsockname(), ("127.0.0.1", port))
+            self.assertEqual(headers[-1], want)
+        self.assertEqual(len(headers), 2)
+        d.assert_exits_cleanly()
+
+    def test_v1_header_names_the_client_and_comes_first(self):
+        self.check_header_first("v1")
+
+    def test_v2_header_names_the_client_and_comes_first(self):
+        self.check_header_first("v2")
+
+    def test_without_send_proxy_the_upstream_gets_only_the_client_bytes(self):
+        u = self.upstream()
+        d, port = self.proxy([u.url])
+        with connect(port) as c:
+            c.sendall(b"PLAIN")
+            self.assertEqual(recv_exactly(c, 5), b"PLAIN")
         d.assert_exits_cleanly()
 
 
