@@ -2,7 +2,7 @@
 # they install whatever Debian packages are missing, configure, build, and run.
 DEB_PACKAGES := build-essential cmake pkg-config python3 liburing-dev libyaml-cpp-dev libspdlog-dev catch2 \
                 libsystemd-dev nlohmann-json3-dev libcli11-dev systemd-container clang libclang-rt-14-dev clang-format \
-                prometheus man-db groff-base
+                prometheus haproxy man-db groff-base
 JOBS         ?= $(shell nproc)
 BUILD        ?= build
 ASAN_BUILD   ?= build-asan
